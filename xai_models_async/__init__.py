@@ -1,5 +1,75 @@
-"""Asyncio-first client for the xAI Models API (work in progress)."""
+"""Asyncio-first client for the xAI Models API.
 
+::
+
+    import xai_models_async as xm
+
+    async with xm.AsyncClient() as client:          # key from $XAI_API_KEY
+        models = await client.language_models.list()
+        grok = await client.language_models.resolve("grok-4-latest")
+
+Every name below is the public API; everything in a ``_module`` is private.
+"""
+
+from xai_models_async._cache import Cache, MemoryCache
+from xai_models_async._catalog import Catalog
+from xai_models_async._client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, AsyncClient
+from xai_models_async._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+    XAIError,
+)
+from xai_models_async._resource import Resource
+from xai_models_async._retry import RetryPolicy
 from xai_models_async._version import __version__
+from xai_models_async.types import (
+    Capabilities,
+    ImageGenerationModel,
+    LanguageModel,
+    Model,
+    PricingTier,
+    VideoGenerationModel,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Cache",
+    "Capabilities",
+    "Catalog",
+    "ConflictError",
+    "ImageGenerationModel",
+    "InternalServerError",
+    "LanguageModel",
+    "MemoryCache",
+    "Model",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PricingTier",
+    "RateLimitError",
+    "Resource",
+    "RetryPolicy",
+    "UnprocessableEntityError",
+    "VideoGenerationModel",
+    "XAIError",
+    "__version__",
+]

@@ -96,7 +96,15 @@ class APIError(XAIError):
 
 class APIConnectionError(APIError):
     """No usable answer came back: connection refused or reset, DNS or TLS failure,
-    the server closed the connection, or the body arrived truncated."""
+    the server closed the connection, or the body arrived truncated.
+
+    ``retryable`` is False for failures that another attempt cannot fix (TLS and
+    certificate errors, invalid URLs). The original exception is ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retryable = retryable
 
 
 class APITimeoutError(APIConnectionError):

@@ -44,7 +44,7 @@ class _Struct(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     and untracked by the GC since instances only hold scalars, strings and tuples."""
 
 
-class PricingTier(_Struct, kw_only=True):
+class PricingTier(_Struct, frozen=True, kw_only=True):
     """One row of a ``pricing`` list (image generation: per quality and resolution)."""
 
     quality: str | None = None
@@ -52,7 +52,7 @@ class PricingTier(_Struct, kw_only=True):
     price_per_image: int | None = None
 
 
-class Capabilities(_Struct, kw_only=True):
+class Capabilities(_Struct, frozen=True, kw_only=True):
     """The ``capabilities`` object: reasoning-effort levels a model accepts, if any."""
 
     reasoning_effort: tuple[str, ...] = ()
@@ -99,7 +99,7 @@ class _TokenPricing:
         return Decimal(self.search_price) / _SEARCH_PRICE_DIVISOR
 
 
-class Model(_Struct, _TokenPricing, kw_only=True):
+class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
     """An object of ``GET /v1/models`` and ``GET /v1/models/{id}``.
 
     Only ``id``, ``created``, ``object`` and ``owned_by`` are guaranteed; the live service
@@ -126,7 +126,7 @@ class Model(_Struct, _TokenPricing, kw_only=True):
     capabilities: Capabilities | None = None
 
 
-class LanguageModel(_Struct, _TokenPricing, kw_only=True):
+class LanguageModel(_Struct, _TokenPricing, frozen=True, kw_only=True):
     """An object of ``GET /v1/language-models`` and ``GET /v1/language-models/{id}``."""
 
     id: str
@@ -150,7 +150,7 @@ class LanguageModel(_Struct, _TokenPricing, kw_only=True):
     capabilities: Capabilities | None = None
 
 
-class ImageGenerationModel(_Struct, kw_only=True):
+class ImageGenerationModel(_Struct, frozen=True, kw_only=True):
     """An object of ``GET /v1/image-generation-models`` and ``.../{id}``.
 
     xAI's examples carry token prices that its field list does not name, and omit
@@ -174,7 +174,7 @@ class ImageGenerationModel(_Struct, kw_only=True):
     pricing: tuple[PricingTier, ...] = ()
 
 
-class VideoGenerationModel(_Struct, kw_only=True):
+class VideoGenerationModel(_Struct, frozen=True, kw_only=True):
     """An object of ``GET /v1/video-generation-models`` and ``.../{id}``."""
 
     id: str

@@ -1,0 +1,143 @@
+"""Single-flight for identical calls in flight, and the TTL cache behind a small protocol.
+
+Both sit above the retry loop and know nothing of HTTP: they take a key and a coroutine
+factory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+__all__ = ["Cache", "MemoryCache"]
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class Cache(Protocol):
+    """Where ``AsyncClient(cache_ttl=...)`` keeps list and get results.
+
+    Implement these three coroutines to plug in another backend. Values are the library's
+    frozen Structs (picklable) or lists of them; ``get`` returns None on a miss or once
+    ``ttl`` seconds have passed since ``set``.
+    """
+
+    async def get(self, key: str) -> Any | None: ...
+
+    async def set(self, key: str, value: Any, ttl: float) -> None: ...
+
+    async def clear(self) -> None: ...
+
+
+class MemoryCache:
+    """The default in-memory cache: TTL per entry, least recently used entries evicted past
+    ``maxsize``. Safe under concurrency within one event loop (no await inside an update).
+    ``clock`` (default ``time.monotonic``) is injectable so tests never wait."""
+
+    __slots__ = ("_clock", "_data", "_maxsize")
+
+    def __init__(self, maxsize: int = 4096, *, clock: Callable[[], float] | None = None) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ValueError(f"maxsize must be an int >= 1, got {maxsize!r}")
+        self._maxsize = maxsize
+        self._clock = clock or time.monotonic
+        self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+
+    async def get(self, key: str) -> Any | None:
+        return self.get_nowait(key)
+
+    def get_nowait(self, key: str) -> Any | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if self._clock() >= expires:
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: Any, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        self._data[key] = (self._clock() + ttl, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self._maxsize:
+            self._data.popitem(last=False)
+
+    async def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def check_ttl(ttl: object, name: str = "cache_ttl") -> float | None:
+    """Validate a TTL argument: None (off) or a finite number of seconds >= 0."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds or None, got {ttl!r}")
+    if math.isnan(ttl) or math.isinf(ttl) or ttl < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {ttl}")
+    return float(ttl)
+
+
+class _Flight(Generic[T]):
+    __slots__ = ("abandoned", "task", "waiters")
+
+    def __init__(self, task: asyncio.Task[T]) -> None:
+        self.task = task
+        self.waiters = 0
+        self.abandoned = False
+
+
+class SingleFlight:
+    """Concurrent calls with the same key share one execution and its outcome.
+
+    A waiter that is cancelled leaves the shared task running for the others; when the last
+    waiter goes, the shared task is cancelled too. Errors are shared like results.
+    """
+
+    __slots__ = ("_flights",)
+
+    def __init__(self) -> None:
+        self._flights: dict[str, _Flight[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._flights)
+
+    async def run(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
+        flight: _Flight[T] | None = self._flights.get(key)
+        if flight is None or flight.abandoned:
+            # An abandoned flight is being cancelled; a newcomer must not inherit that.
+            flight = _Flight(asyncio.ensure_future(factory()))
+            self._flights[key] = flight
+            flight.task.add_done_callback(self._done_callback(key, flight))
+        flight.waiters += 1
+        try:
+            return await asyncio.shield(flight.task)
+        except asyncio.CancelledError:
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                flight.abandoned = True
+                flight.task.cancel()
+            raise
+
+    def _done_callback(
+        self, key: str, flight: _Flight[Any]
+    ) -> Callable[[asyncio.Task[Any]], None]:
+        def done(task: asyncio.Task[Any]) -> None:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+            if not task.cancelled():
+                # Mark the exception retrieved: if every waiter left, nobody else will, and
+                # asyncio would log "Task exception was never retrieved".
+                task.exception()
+
+        return done

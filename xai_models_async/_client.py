@@ -1,0 +1,459 @@
+"""``AsyncClient``: configuration, the shared session, the retry loop, and ``catalog()``.
+
+A call travels: Resource (path, Decoder) -> cache / single-flight (here) -> retry loop
+(here, asking ``_retry.decide``) -> one attempt (``_transport.send``) -> Decoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import random
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+from yarl import URL
+
+from xai_models_async import _transport
+from xai_models_async._cache import Cache, MemoryCache, SingleFlight, check_ttl
+from xai_models_async._catalog import Catalog
+from xai_models_async._errors import APIError, APITimeoutError, XAIError
+from xai_models_async._resource import (
+    DEFAULT_CONCURRENCY,
+    ENDPOINTS,
+    Resource,
+    batch_slots,
+    decode,
+    gather_bounded,
+)
+from xai_models_async._retry import RetryPolicy, decide
+from xai_models_async._version import __version__
+from xai_models_async.types import (
+    ImageGenerationModel,
+    LanguageModel,
+    Model,
+    VideoGenerationModel,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncClient"]
+
+logger = logging.getLogger("xai_models_async")
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.x.ai"
+#: Seconds one attempt may take, connection and body included. Listing calls answer in well
+#: under a second; 20 s rides out a slow moment without letting a call hang for minutes.
+DEFAULT_TIMEOUT = 20.0
+
+USER_AGENT = (
+    f"xai-models-async/{__version__} aiohttp/{aiohttp.__version__} "
+    f"python/{sys.version_info.major}.{sys.version_info.minor}"
+)
+
+
+class AsyncClient:
+    """The client for xAI's Models API. Create one per application and share it.
+
+    ``api_key`` falls back to ``$XAI_API_KEY``; ``base_url`` to ``$XAI_BASE_URL``, then
+    ``https://api.x.ai`` (a trailing ``/v1`` is accepted). ``timeout`` is seconds per
+    attempt (default 20) or an ``aiohttp.ClientTimeout``. ``retry`` is a
+    :class:`RetryPolicy` (default: 2 retries with jittered exponential backoff).
+    ``max_connections`` bounds the connection pool and the requests in flight.
+    ``headers`` are sent with every request. ``session`` lets the application pass its own
+    ``aiohttp.ClientSession``, which the client then never closes. ``cache_ttl`` (seconds,
+    default off) caches list and get results in ``cache`` (default: in memory).
+    ``trace_configs`` are aiohttp ``TraceConfig``\\ s, for metrics. ``sleep`` and ``clock``
+    exist for tests: they replace ``asyncio.sleep`` and ``time.monotonic``.
+
+    Use it as ``async with AsyncClient() as client:`` or keep it for the life of the app
+    and ``await client.close()`` at shutdown. The HTTP session is created on first use,
+    inside the running event loop, and the client stays bound to that loop.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | URL | None = None,
+        timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 100,
+        headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+        cache_ttl: float | None = None,
+        cache: Cache | None = None,
+        trace_configs: Iterable[aiohttp.TraceConfig] | None = None,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._api_key = _check_api_key(api_key)
+        self._base_url = _check_base_url(base_url)
+        self._timeout = _check_timeout(timeout, "timeout")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy or None, got {retry!r}")
+        self._retry = retry if retry is not None else RetryPolicy()
+        if (isinstance(max_connections, bool) or not isinstance(max_connections, int)
+                or max_connections < 1):
+            raise ValueError(f"max_connections must be an int >= 1, got {max_connections!r}")
+        self._max_connections = max_connections
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise TypeError(f"session must be an aiohttp.ClientSession, got {session!r}")
+        self._headers = _build_headers(self._api_key, headers)
+        self._cache_ttl = check_ttl(cache_ttl)
+        if cache is not None and not isinstance(cache, Cache):
+            raise TypeError("cache must implement the Cache protocol (get, set, clear)")
+        self._cache: Cache = cache if cache is not None else MemoryCache(clock=clock)
+        self._trace_configs = list(trace_configs) if trace_configs is not None else None
+        self._sleep: Callable[[float], Awaitable[object]] = sleep or asyncio.sleep
+        self._clock: Callable[[], float] = clock or time.monotonic
+        self._random = random.random
+        self._session = session
+        self._owns_session = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._flights = SingleFlight()
+        self._closed = False
+
+        self.models: Resource[Model] = Resource(self, ENDPOINTS["models"])
+        self.language_models: Resource[LanguageModel] = Resource(
+            self, ENDPOINTS["language_models"]
+        )
+        self.image_generation_models: Resource[ImageGenerationModel] = Resource(
+            self, ENDPOINTS["image_generation_models"]
+        )
+        self.video_generation_models: Resource[VideoGenerationModel] = Resource(
+            self, ENDPOINTS["video_generation_models"]
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncClient:
+        self._bind()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection pool (not a session passed in by the application).
+        Idempotent; the client cannot be used afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def base_url(self) -> str:
+        return str(self._base_url)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return (
+            f"<AsyncClient base_url={str(self._base_url)!r} api_key='***' "
+            f"max_connections={self._max_connections} {state}>"
+        )
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        # Only warn: the loop may be closed already, and nothing may be scheduled on it.
+        session = getattr(self, "_session", None)
+        if getattr(self, "_owns_session", False) and session is not None and not session.closed:
+            _warn(
+                "AsyncClient was never closed: use `async with AsyncClient() as client:` "
+                "or `await client.close()` when the application stops",
+                ResourceWarning,
+                source=self,
+            )
+
+    def _bind(self) -> aiohttp.ClientSession:
+        """The session, created on first use inside the running loop; the loop is checked
+        on every call because a client used from a second loop would hang or crash deep
+        inside aiohttp."""
+        if self._closed:
+            raise XAIError("this AsyncClient is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise XAIError(
+                "this AsyncClient belongs to another event loop (the one it was first used "
+                "in); create one client per event loop"
+            )
+        session = self._session
+        if session is None:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
+            session = aiohttp.ClientSession(
+                connector=connector,
+                # An API client has no use for cookies, and parsing them costs time.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trace_configs=self._trace_configs,
+            )
+            self._session = session
+        elif session.closed:
+            raise XAIError("the aiohttp.ClientSession given to AsyncClient is closed")
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max_connections)
+        return session
+
+    # -- the request pipeline -------------------------------------------------------------
+
+    async def _cached_call(
+        self,
+        key: str,
+        path: str,
+        decoder: Callable[[bytes], T],
+        *,
+        retry: RetryPolicy | None,
+        timeout: float | aiohttp.ClientTimeout | None,
+        cache_ttl: float | None,
+        also_cache: Callable[[T, float], Awaitable[None]] | None = None,
+    ) -> T:
+        """Cache, then single-flight, then the retry loop, then decode."""
+        self._bind()
+        ttl = self._cache_ttl if cache_ttl is None else check_ttl(cache_ttl)
+        if ttl:
+            hit = await self._cache.get(key)
+            if hit is not None:
+                return hit  # type: ignore[no-any-return]
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy or None, got {retry!r}")
+        policy = retry or self._retry
+        attempt_timeout = self._timeout if timeout is None else _check_timeout(timeout, "timeout")
+        # Calls with different overrides do not share a request: their outcomes may differ.
+        flight: Hashable = path if retry is None and timeout is None else (
+            path, policy, attempt_timeout)
+
+        async def fetch() -> T:
+            response, attempts = await self._send(path, policy, attempt_timeout)
+            value = decode(
+                decoder, response.body, path=path, attempts=attempts,
+                request_id=response.request_id, status=response.status,
+            )
+            if ttl:
+                await self._cache_set(key, value, ttl)
+                if also_cache is not None:
+                    await also_cache(value, ttl)
+            return value
+
+        return await self._flights.run(flight, fetch)  # type: ignore[arg-type]
+
+    async def _cache_set(self, key: str, value: Any, ttl: float) -> None:
+        await self._cache.set(key, value, ttl)
+
+    async def _send(
+        self, path: str, policy: RetryPolicy, timeout: aiohttp.ClientTimeout
+    ) -> tuple[_transport.Response, int]:
+        """The retry loop: one attempt after another until success or ``decide`` says stop.
+        Slots (pool and batch) are held per attempt, never during a sleep."""
+        session = self._bind()
+        slots = self._slots
+        assert slots is not None
+        headers = {**self._headers, "x-client-request-id": str(uuid.uuid4())}
+        started = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            attempt_timeout = timeout
+            if policy.deadline is not None:
+                remaining = policy.deadline - (self._clock() - started)
+                if remaining <= 0:
+                    raise APITimeoutError(
+                        f"the retry deadline of {policy.deadline:g} s has passed",
+                        method="GET", path=path, attempts=attempt - 1,
+                    )
+                if timeout.total is None or timeout.total > remaining:
+                    attempt_timeout = _with_total(timeout, remaining)
+            batch = batch_slots.get()
+            try:
+                if batch is None:
+                    async with slots:
+                        response = await _transport.send(
+                            session, self._base_url, path, headers=headers,
+                            timeout=attempt_timeout, attempt=attempt,
+                        )
+                else:
+                    async with batch, slots:
+                        response = await _transport.send(
+                            session, self._base_url, path, headers=headers,
+                            timeout=attempt_timeout, attempt=attempt,
+                        )
+                return response, attempt
+            except APIError as error:
+                error.attempts = attempt
+                decision = decide(
+                    policy, error, attempt=attempt, elapsed=self._clock() - started,
+                    rand=self._random(),
+                )
+                if decision.delay is None:
+                    # A plain 404 is an answer, not an incident: INFO only after retries.
+                    logger.log(logging.INFO if attempt > 1 else logging.DEBUG,
+                               "GET %s failed, not retrying (%s): %s",
+                               path, decision.reason, error)
+                    raise
+                logger.info(
+                    "GET %s attempt %d failed, retrying in %.2f s: %s",
+                    path, attempt, decision.delay, decision.reason,
+                )
+            # The response was released when `send` left its `async with`; sleep slot-free.
+            await self._sleep(decision.delay)
+
+    # -- catalog --------------------------------------------------------------------------
+
+    async def catalog(
+        self,
+        *,
+        details: bool = False,
+        return_exceptions: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        retry: RetryPolicy | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        cache_ttl: float | None = None,
+    ) -> Catalog:
+        """The four lists, fetched concurrently, as a :class:`Catalog`.
+
+        ``details=True`` also fetches every listed model's ``get`` (at most ``concurrency``
+        at once) and keeps those richer objects. With ``return_exceptions=True`` a failed
+        list (or get) leaves its part empty (or the listed object in place) and its error
+        in ``Catalog.errors``; without it, the first error is raised.
+        """
+        kinds = list(ENDPOINTS)
+        resources: list[Resource[Any]] = [getattr(self, kind) for kind in kinds]
+        options: dict[str, Any] = {"retry": retry, "timeout": timeout, "cache_ttl": cache_ttl}
+        lists = await gather_bounded(
+            [_bind_list(r, options) for r in resources],
+            concurrency=len(resources), return_exceptions=return_exceptions,
+        )
+        errors: dict[str, XAIError] = {}
+        parts: dict[str, list[Any]] = {}
+        for kind, result in zip(kinds, lists, strict=True):
+            if isinstance(result, XAIError):
+                errors[kind] = result
+                parts[kind] = []
+            else:
+                parts[kind] = result
+        if details:
+            for kind, resource in zip(kinds, resources, strict=True):
+                if kind == "models" or not parts[kind]:
+                    continue  # /v1/models/{id} carries nothing its list does not
+                listed = parts[kind]
+                fetched = await resource.get_many(
+                    [m.id for m in listed], concurrency=concurrency,
+                    return_exceptions=True, **options,
+                )
+                merged: list[Any] = []
+                for old, new in zip(listed, fetched, strict=True):
+                    if isinstance(new, XAIError):
+                        if not return_exceptions:
+                            raise new
+                        errors[f"{kind}:{old.id}"] = new
+                        merged.append(old)
+                    else:
+                        merged.append(new)
+                parts[kind] = merged
+        return Catalog(
+            models=tuple(parts["models"]),
+            language_models=tuple(parts["language_models"]),
+            image_generation_models=tuple(parts["image_generation_models"]),
+            video_generation_models=tuple(parts["video_generation_models"]),
+            errors=errors,
+        )
+
+    async def cache_clear(self) -> None:
+        """Forget every cached answer."""
+        await self._cache.clear()
+
+
+def _with_total(timeout: aiohttp.ClientTimeout, total: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
+        total=total, connect=timeout.connect, sock_read=timeout.sock_read,
+        sock_connect=timeout.sock_connect, ceil_threshold=timeout.ceil_threshold,
+    )
+
+
+def _bind_list(resource: Resource[Any], options: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
+    return lambda: resource.list(**options)
+
+
+def _check_api_key(api_key: str | None) -> str:
+    source = "api_key"
+    if api_key is None:
+        api_key = os.environ.get("XAI_API_KEY")
+        source = "XAI_API_KEY"
+    if api_key is None or not api_key.strip():
+        raise XAIError(
+            "no API key: pass AsyncClient(api_key=...) or set the XAI_API_KEY environment "
+            "variable (create a key at https://console.x.ai)"
+        )
+    if not isinstance(api_key, str):
+        raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
+    key = api_key.strip()
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in key) or not key.isascii():
+        # Never echo the key: only say what is wrong with it.
+        raise XAIError(f"the API key from {source} contains spaces or control characters")
+    return key
+
+
+def _check_base_url(base_url: str | URL | None) -> URL:
+    source = "base_url"
+    if base_url is None:
+        env = os.environ.get("XAI_BASE_URL")
+        if env:
+            base_url, source = env, "XAI_BASE_URL"
+        else:
+            base_url = DEFAULT_BASE_URL
+    try:
+        url = URL(str(base_url).strip())
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{source} is not a valid URL: {base_url!r} ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(
+            f"{source} must be an http(s) URL with a host, like {DEFAULT_BASE_URL!r}; "
+            f"got {str(base_url)!r}"
+        )
+    if url.query_string or url.fragment:
+        raise ValueError(f"{source} must not carry a query or fragment: {str(base_url)!r}")
+    path = url.raw_path.rstrip("/")
+    if path.endswith("/v1"):  # xAI's OpenAI-compatible docs write https://api.x.ai/v1
+        path = path[: -len("/v1")]
+    return url.with_path(path or "/", encoded=True)
+
+
+def _check_timeout(timeout: object, name: str) -> aiohttp.ClientTimeout:
+    if isinstance(timeout, aiohttp.ClientTimeout):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(
+            f"{name} must be seconds (a number) or an aiohttp.ClientTimeout, got {timeout!r}"
+        )
+    if math.isnan(timeout) or math.isinf(timeout) or timeout <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {timeout}")
+    return aiohttp.ClientTimeout(total=float(timeout))
+
+
+def _build_headers(api_key: str, extra: Mapping[str, str] | None) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Bearer {api_key}",
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+    }
+    if extra:
+        for name, value in extra.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError("headers must map str names to str values")
+            if name.lower() == "authorization":
+                raise ValueError("pass the API key as api_key, not as an Authorization header")
+            headers[name] = value
+    return headers
