@@ -1,0 +1,45 @@
+"""A local, xAI-compatible models API server for tests and demos: no key, no network.
+
+``FakeXAIServer`` serves the eight read-only models endpoints on 127.0.0.1 from a catalog
+(by default the examples of xAI's API reference), behaves like the live service on errors
+(404 shapes, 401/400 auth, ``x-request-id``), and can inject faults (error statuses,
+delays, resets, truncated or non-JSON bodies) while counting requests and TCP connections.
+
+The pytest plugin shipped with the package adds an ``xai_server`` fixture (a started
+``FakeXAIServer`` with the default catalog) when pytest-asyncio is installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xai_models_async.testing._catalog import default_catalog, make_catalog
+    from xai_models_async.testing._faults import Fault
+    from xai_models_async.testing._server import FakeXAIServer, RecordedRequest
+
+__all__ = ["FakeXAIServer", "Fault", "RecordedRequest", "default_catalog", "make_catalog"]
+
+# Resolved on first use: the pytest plugin lives in this package and is imported into
+# every pytest run, which must not pay for the server (aiohttp.web) unless it is used.
+_LAZY: dict[str, str] = {
+    "FakeXAIServer": "_server",
+    "RecordedRequest": "_server",
+    "Fault": "_faults",
+    "default_catalog": "_catalog",
+    "make_catalog": "_catalog",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
