@@ -50,6 +50,10 @@ class Fault:
             * ``"disconnect"``: close the connection cleanly (FIN) without answering;
               aiohttp raises ``ServerDisconnectedError``.
 
+    aiohttp (3.14) itself retries an idempotent request once when the connection drops
+    (``"reset"``, ``"disconnect"``), so inject those with ``times=2`` for the error to reach
+    the caller, and expect the server to count two requests.
+
     ``status`` and ``kind`` exclude each other, and ``body`` goes only with ``status``.
     Invalid combinations raise ``ValueError`` at construction.
     """
