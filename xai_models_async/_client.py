@@ -149,8 +149,13 @@ class AsyncClient:
             return
         self._closed = True
         session, self._session = self._session, None
-        if session is not None and self._owns_session and not session.closed:
-            await session.close()
+        if session is None or not self._owns_session or session.closed:
+            return
+        if self._loop is not None and self._loop.is_closed():
+            # The loop that owned the connections is gone, and its sockets with it; there
+            # is nothing left to close, and aiohttp cannot close it from this loop.
+            return
+        await session.close()
 
     @property
     def closed(self) -> bool:
@@ -170,7 +175,8 @@ class AsyncClient:
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         # Only warn: the loop may be closed already, and nothing may be scheduled on it.
         session = getattr(self, "_session", None)
-        if getattr(self, "_owns_session", False) and session is not None and not session.closed:
+        if (getattr(self, "_owns_session", False) and not getattr(self, "_closed", True)
+                and session is not None and not session.closed):
             _warn(
                 "AsyncClient was never closed: use `async with AsyncClient() as client:` "
                 "or `await client.close()` when the application stops",

@@ -273,12 +273,12 @@ def parse_error_body(body: bytes, status: int, reason: str | None = None) -> Err
             parsed = msgspec.json.decode(body)
         except msgspec.DecodeError:
             parsed = text
-    if isinstance(parsed, dict):
-        message, code = _from_mapping(parsed)
-    elif isinstance(parsed, str) and parsed:
-        message = parsed
-    if message is None and text and not isinstance(parsed, (dict, list)):
-        message = text
+            message = text  # not JSON: HTML from a proxy, plain text, a cut-off body
+        else:
+            if isinstance(parsed, dict):
+                message, code = _from_mapping(parsed)
+            elif isinstance(parsed, str) and parsed:
+                message = parsed
     if message:
         message = _clean(message)
     if not message:
