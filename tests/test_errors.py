@@ -122,6 +122,7 @@ def test_status_error_carries_everything() -> None:
         ("You have run out of credits", True),
         ("Rate limit exceeded, try again in 2s", False),
         ("Too many requests", False),
+        ("Some resource has been exhausted", False),  # xAI's generic 429 code
     ],
 )
 def test_rate_limit_exhaustion(message: str, exhausted: bool) -> None:

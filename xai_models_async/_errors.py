@@ -219,9 +219,11 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 
 _WRONG_KEY = re.compile(r"api[ _-]?key", re.IGNORECASE)
 _WRONG_KEY_HINT = re.compile(r"incorrect|invalid|wrong|malformed|missing|no api key", re.I)
+# Money words only: xAI's generic 429 code is gRPC's "Some resource has been exhausted",
+# which is an ordinary rate limit and must still be retried.
 _EXHAUSTED = re.compile(
-    r"credit|spending[ _-]?limit|exhaust|insufficient[ _-]?(?:balance|funds|quota)|"
-    r"billing|quota exceeded|out of funds",
+    r"credit|spending[ _-]?limit|insufficient[ _-]?(?:balance|funds)|billing|"
+    r"out of funds|payment required",
     re.IGNORECASE,
 )
 _SECRET = re.compile(r"xai-[A-Za-z0-9_\-]{6,}")
