@@ -9,8 +9,17 @@ built once at import). The rules that shaped them:
 * Unknown fields are ignored: xAI adds fields often, and a new one must never break a
   deployed client.
 * Raw integers are kept exactly as sent. Prices are USD cents per 100 million tokens (or
-  searches); the ``*_per_million`` properties convert them to ``decimal.Decimal`` USD.
+  searches); the ``*_per_million`` properties convert them to ``decimal.Decimal`` USD per
+  1M tokens, ``search_price_usd`` to USD per search, exactly (no float anywhere, trailing
+  zeros dropped: ``30000`` -> ``Decimal('3')``, ``7500`` -> ``Decimal('0.75')``).
   ``image_price`` is kept raw: xAI's documents disagree on its unit.
+
+``LanguageModel.estimate_cost`` prices one request's usage. It follows the usage object
+of xAI's (OpenAI-compatible) chat API: ``prompt_tokens`` counts every prompt token;
+``cached_prompt_tokens`` (``prompt_tokens_details.cached_tokens``) and ``image_tokens``
+(``prompt_tokens_details.image_tokens``) are parts of it, so ``cached + image <= prompt``.
+Cached tokens are billed at the cached price (the prompt price when the model has none),
+image tokens at the image prompt price, the rest at the prompt text price.
 """
 
 from __future__ import annotations
@@ -29,14 +38,35 @@ __all__ = [
     "VideoGenerationModel",
 ]
 
-# USD cents per 100M tokens -> USD per 1M tokens: / 100 (cents) / 100 (100M -> 1M).
-_TOKEN_PRICE_DIVISOR = Decimal(10_000)
-# USD cents per 100M searches -> USD per search.
-_SEARCH_PRICE_DIVISOR = Decimal(100) * Decimal(100_000_000)
+# Raw prices are USD cents per 100M tokens (or searches). USD per 1M tokens is raw / 10**4
+# (/100 for cents, /100 for 100M -> 1M); USD per token or per search is raw / 10**10.
+_PER_MILLION_PLACES = 4
+_PER_UNIT_PLACES = 10
+
+
+def _shift(raw: int, places: int) -> Decimal:
+    """``raw / 10**places`` as an exact Decimal at any size (no context rounding, unlike
+    ``Decimal`` division past 28 digits), with trailing zeros after the point dropped."""
+    if raw == 0:
+        return Decimal(0)
+    digits = str(abs(raw))
+    kept = digits.rstrip("0")
+    drop = min(len(digits) - len(kept), places)
+    digits = digits[: len(digits) - drop]
+    return Decimal((int(raw < 0), tuple(map(int, digits)), drop - places))
 
 
 def _usd_per_million(raw: int | None) -> Decimal | None:
-    return None if raw is None else Decimal(raw) / _TOKEN_PRICE_DIVISOR
+    return None if raw is None else _shift(raw, _PER_MILLION_PLACES)
+
+
+def _check_count(value: object, name: str) -> int:
+    # bool is an int subclass, and True tokens is a bug, not 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
 
 
 class _Struct(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -61,7 +91,8 @@ class Capabilities(_Struct, frozen=True, kw_only=True):
 
 class _TokenPricing:
     """USD conversions of the raw token and search prices, shared by ``Model`` and
-    ``LanguageModel``. A plain slot-free mixin, so each Struct keeps ``id`` first."""
+    ``LanguageModel``. A plain slot-free mixin, so each Struct keeps ``id`` first.
+    Each property is ``None`` when the raw price is absent."""
 
     __slots__ = ()
 
@@ -70,6 +101,9 @@ class _TokenPricing:
     prompt_image_token_price: int | None
     completion_text_token_price: int | None
     search_price: int | None
+    prompt_text_token_price_long_context: int | None
+    cached_prompt_text_token_price_long_context: int | None
+    completion_text_token_price_long_context: int | None
 
     @property
     def prompt_price_per_million(self) -> Decimal | None:
@@ -78,7 +112,7 @@ class _TokenPricing:
 
     @property
     def cached_prompt_price_per_million(self) -> Decimal | None:
-        """USD per 1M cached prompt text tokens."""
+        """USD per 1M cached prompt text tokens (``7500`` -> ``Decimal('0.75')``)."""
         return _usd_per_million(self.cached_prompt_text_token_price)
 
     @property
@@ -92,11 +126,26 @@ class _TokenPricing:
         return _usd_per_million(self.completion_text_token_price)
 
     @property
+    def prompt_price_per_million_long_context(self) -> Decimal | None:
+        """USD per 1M prompt text tokens once the prompt exceeds the long-context threshold."""
+        return _usd_per_million(self.prompt_text_token_price_long_context)
+
+    @property
+    def cached_prompt_price_per_million_long_context(self) -> Decimal | None:
+        """USD per 1M cached prompt text tokens past the long-context threshold."""
+        return _usd_per_million(self.cached_prompt_text_token_price_long_context)
+
+    @property
+    def completion_price_per_million_long_context(self) -> Decimal | None:
+        """USD per 1M completion text tokens past the long-context threshold."""
+        return _usd_per_million(self.completion_text_token_price_long_context)
+
+    @property
     def search_price_usd(self) -> Decimal | None:
         """USD per search (``250000000`` -> ``Decimal('0.025')``)."""
         if self.search_price is None:
             return None
-        return Decimal(self.search_price) / _SEARCH_PRICE_DIVISOR
+        return _shift(self.search_price, _PER_UNIT_PLACES)
 
 
 class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
@@ -149,6 +198,79 @@ class LanguageModel(_Struct, _TokenPricing, frozen=True, kw_only=True):
     long_context_threshold: int | None = None
     capabilities: Capabilities | None = None
 
+    def estimate_cost(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_prompt_tokens: int = 0,
+        image_tokens: int = 0,
+        *,
+        searches: int = 0,
+    ) -> Decimal:
+        """The USD cost of one request's usage, exact (``Decimal``).
+
+        ``prompt_tokens`` is every prompt token, as in the API's ``usage.prompt_tokens``;
+        ``cached_prompt_tokens`` and ``image_tokens`` are the parts of it that were served
+        from the prompt cache and that came from images (``cached + image <= prompt``,
+        else ``ValueError``). They are billed at the cached price (the prompt price when
+        the model lists none) and the image prompt price; the remaining prompt tokens at
+        the prompt text price. ``searches`` are live searches, at ``search_price``.
+
+        When ``prompt_tokens`` (cached included) exceeds ``long_context_threshold`` and the
+        model has ``*_long_context`` prices, those are used; a missing long-context price
+        of one kind falls back to that kind's normal price.
+
+        Counts must be ``int`` (``TypeError`` otherwise, ``bool`` included) and ``>= 0``
+        (``ValueError``). ``grok-3`` with 1M prompt and 1M completion tokens costs
+        ``Decimal('18')``.
+        """
+        prompt = _check_count(prompt_tokens, "prompt_tokens")
+        completion = _check_count(completion_tokens, "completion_tokens")
+        cached = _check_count(cached_prompt_tokens, "cached_prompt_tokens")
+        image = _check_count(image_tokens, "image_tokens")
+        search_count = _check_count(searches, "searches")
+        if cached + image > prompt:
+            raise ValueError(
+                "cached_prompt_tokens and image_tokens are parts of prompt_tokens: "
+                f"{cached} + {image} > {prompt}"
+            )
+        prompt_price = self.prompt_text_token_price
+        cached_price = self.cached_prompt_text_token_price
+        completion_price = self.completion_text_token_price
+        if self.long_context_applies(prompt):
+            if self.prompt_text_token_price_long_context is not None:
+                prompt_price = self.prompt_text_token_price_long_context
+            if self.cached_prompt_text_token_price_long_context is not None:
+                cached_price = self.cached_prompt_text_token_price_long_context
+            if self.completion_text_token_price_long_context is not None:
+                completion_price = self.completion_text_token_price_long_context
+        if cached_price is None:
+            cached_price = prompt_price
+        # Every raw price is USD cents per 100M units: sum exactly in that unit, then shift.
+        total = (
+            (prompt - cached - image) * prompt_price
+            + cached * cached_price
+            + image * self.prompt_image_token_price
+            + completion * completion_price
+        )
+        if search_count:
+            if self.search_price is None:
+                raise ValueError(f"model {self.id!r} lists no search_price")
+            total += search_count * self.search_price
+        return _shift(total, _PER_UNIT_PLACES)
+
+    def long_context_applies(self, prompt_tokens: int) -> bool:
+        """Whether a prompt of ``prompt_tokens`` (cached included) is billed at the
+        long-context prices: it exceeds ``long_context_threshold`` and the model has at
+        least one ``*_long_context`` price."""
+        prompt = _check_count(prompt_tokens, "prompt_tokens")
+        threshold = self.long_context_threshold
+        return threshold is not None and prompt > threshold and (
+            self.prompt_text_token_price_long_context is not None
+            or self.cached_prompt_text_token_price_long_context is not None
+            or self.completion_text_token_price_long_context is not None
+        )
+
 
 class ImageGenerationModel(_Struct, frozen=True, kw_only=True):
     """An object of ``GET /v1/image-generation-models`` and ``.../{id}``.
@@ -172,6 +294,21 @@ class ImageGenerationModel(_Struct, frozen=True, kw_only=True):
     prompt_image_token_price: int | None = None
     generated_image_token_price: int | None = None
     pricing: tuple[PricingTier, ...] = ()
+
+    @property
+    def prompt_price_per_million(self) -> Decimal | None:
+        """USD per 1M prompt text tokens (same unit as the language models' prices)."""
+        return _usd_per_million(self.prompt_text_token_price)
+
+    @property
+    def image_prompt_price_per_million(self) -> Decimal | None:
+        """USD per 1M prompt image tokens (an image given as input)."""
+        return _usd_per_million(self.prompt_image_token_price)
+
+    @property
+    def generated_image_price_per_million(self) -> Decimal | None:
+        """USD per 1M generated image tokens."""
+        return _usd_per_million(self.generated_image_token_price)
 
 
 class VideoGenerationModel(_Struct, frozen=True, kw_only=True):
