@@ -1,0 +1,444 @@
+"""The ``xai-models`` command, run as a real subprocess (``python -m xai_models_async``).
+
+The fake server runs in the test's own event loop, so the child is started with
+``asyncio.create_subprocess_exec`` and awaited: a blocking ``subprocess.run`` would stop
+the loop, and with it the server the child is talking to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from xai_models_async.cli import main, usd, utc_date
+from xai_models_async.testing import FakeXAIServer, default_catalog
+
+SECRET = "xai-SeCrEt-cli-key-0123456789"
+CATALOG = default_catalog()
+KIND_KEYS = {
+    "language": "language_models",
+    "image": "image_generation_models",
+    "video": "video_generation_models",
+    "models": "models",
+}
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test's environment without any XAI_* setting (a developer's real key must not
+    leak into a test) and without COLUMNS, so table widths are deterministic."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XAI_") and k != "COLUMNS"}
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra)
+    return env
+
+
+async def run_cli(*args: str, env: Mapping[str, str] | None = None,
+                  timeout: float = 20) -> Result:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "xai_models_async", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=dict(env) if env is not None else clean_env(),
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return Result(proc.returncode, out.decode(), err.decode())
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[FakeXAIServer]:
+    async with FakeXAIServer() as srv:
+        yield srv
+
+
+def env_for(server: FakeXAIServer, **extra: str) -> dict[str, str]:
+    return clean_env(XAI_BASE_URL=server.url, XAI_API_KEY=SECRET, **extra)
+
+
+def meaningful(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields that carry a value: decoded objects also list absent optional fields as
+    null / [] (and the default ``object``), which the catalog's raw JSON leaves out."""
+    return {k: v for k, v in obj.items() if v not in (None, [], {})}
+
+
+def error_line(result: Result) -> str:
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("xai-models: error: ")
+    assert "Traceback" not in result.err
+    return lines[0]
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(KIND_KEYS))
+async def test_list_table_shows_every_model_of_the_kind(server: FakeXAIServer, kind: str) -> None:
+    result = await run_cli("list", kind, env=env_for(server))
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split()[:2] == ["ID", "ALIASES"]
+    ids = [line.split()[0] for line in lines[1:]]
+    assert ids == [m["id"] for m in CATALOG[KIND_KEYS[kind]]]
+    assert result.err == ""
+
+
+async def test_language_table_prices_dates_modalities(server: FakeXAIServer) -> None:
+    result = await run_cli("list", env=env_for(server))  # language is the default kind
+    assert result.code == 0, result.err
+    header, *rows = result.out.splitlines()
+    for column in ("MODALITIES", "PROMPT $/1M", "CACHED $/1M", "COMPLETION $/1M", "CREATED"):
+        assert column in header
+    grok3 = next(r for r in rows if r.startswith("grok-3 "))
+    # 30000 / 7500 / 150000 cents per 100M tokens; created 1743724800.
+    for cell in ("grok-3-latest, grok-3-beta", "text→text", "$3.00", "$0.75", "$15.00",
+                 "2025-04-04"):
+        assert cell in grok3
+    mini = next(r for r in rows if r.startswith("grok-3-mini "))
+    assert "$0.075" in mini  # sub-cent price: every digit, no float noise
+    vision = next(r for r in rows if r.startswith("grok-2-vision-1212"))
+    assert "text,image→text" in vision
+    assert " - " in vision  # no cached price in the reference's example
+    # Aligned: each column starts at the same offset on every line.
+    offset = header.index("CREATED")
+    assert all(row[offset:offset + 10] == "2025-04-04" or row[offset:offset + 10] == "2024-12-12"
+               for row in rows)
+
+
+async def test_image_and_video_columns(server: FakeXAIServer) -> None:
+    image, video = await asyncio.gather(
+        run_cli("list", "image", env=env_for(server)),
+        run_cli("list", "video", env=env_for(server)),
+    )
+    assert "MAX PROMPT" in image.out
+    assert "IMAGE PRICE (raw)" in image.out
+    assert "1024" in image.out
+    assert "text,image→video" in video.out
+
+
+async def test_table_fits_the_terminal_width(server: FakeXAIServer) -> None:
+    result = await run_cli("list", env=env_for(server, COLUMNS="100"))
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert "…" in result.out  # the aliases column gave up width
+    assert "$15.00" in result.out  # prices are never cut
+    assert "grok-2-vision-1212" in result.out  # nor ids
+
+
+# -- get / resolve --------------------------------------------------------------------------
+
+
+async def test_get_without_kind_asks_v1_models(server: FakeXAIServer) -> None:
+    result = await run_cli("get", "grok-3", env=env_for(server))
+    assert result.code == 0, result.err
+    assert server.count("/v1/models/grok-3") == 1
+    assert re.search(r"^id\s+grok-3$", result.out, re.M)
+    assert re.search(r"^created\s+2025-04-04 \(1743724800\)$", result.out, re.M)
+
+
+async def test_get_with_kind_asks_that_family(server: FakeXAIServer) -> None:
+    result = await run_cli("get", "grok-3", "--kind", "language", env=env_for(server))
+    assert result.code == 0, result.err
+    assert server.count("/v1/language-models/grok-3") == 1
+    assert server.count("/v1/models/grok-3") == 0
+    assert re.search(r"^prompt_text_token_price\s+\$3\.00 per 1M tokens", result.out, re.M)
+    assert re.search(r"^search_price\s+\$0\.025 per search", result.out, re.M)
+    assert re.search(r"^aliases\s+grok-3-latest, grok-3-beta$", result.out, re.M)
+
+
+async def test_resolve_by_alias(server: FakeXAIServer) -> None:
+    table, as_json = await asyncio.gather(
+        run_cli("resolve", "grok-4-latest", env=env_for(server)),
+        run_cli("resolve", "grok-3-beta", "--json", env=env_for(server)),
+    )
+    assert table.code == 0, table.err
+    assert re.search(r"^id\s+grok-4-0709$", table.out, re.M)
+    assert as_json.code == 0, as_json.err
+    assert json.loads(as_json.out)["id"] == "grok-3"
+
+
+async def test_resolve_unknown_alias_suggests(server: FakeXAIServer) -> None:
+    result = await run_cli("resolve", "grok-4-lates", env=env_for(server))
+    assert result.code == 1
+    line = error_line(result)
+    assert "grok-4-latest" in line  # "did you mean"
+    assert result.out == ""
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(KIND_KEYS))
+async def test_list_json_is_the_catalog(server: FakeXAIServer, kind: str) -> None:
+    result = await run_cli("list", kind, "--json", env=env_for(server))
+    assert result.code == 0, result.err
+    decoded = json.loads(result.out)
+    expected = CATALOG[KIND_KEYS[kind]]
+    assert [meaningful(m) for m in decoded] == [meaningful(m) for m in expected]
+
+
+async def test_get_json_is_the_object(server: FakeXAIServer) -> None:
+    result = await run_cli("get", "grok-imagine-video", "--kind", "video", "--json",
+                           env=env_for(server))
+    assert result.code == 0, result.err
+    assert result.out.startswith("{\n  \"id\"")  # pretty, indent 2
+    assert meaningful(json.loads(result.out)) == meaningful(CATALOG["video_generation_models"][0])
+
+
+async def test_options_work_before_and_after_the_subcommand(server: FakeXAIServer) -> None:
+    env = clean_env(XAI_BASE_URL=server.url)  # no key in the environment
+    results = await asyncio.gather(
+        run_cli("--json", "get", "grok-3", "--api-key", SECRET, env=env),
+        run_cli("get", "grok-3", "--json", "--api-key", SECRET, env=env),
+        run_cli("--api-key", SECRET, "--json", "--retries", "0", "--timeout", "5",
+                "get", "grok-3", env=env),
+        run_cli("get", "--retries", "0", "grok-3", "--timeout", "5", "--json",
+                "--api-key", SECRET, env=env),
+    )
+    for result in results:
+        assert result.code == 0, result.err
+        assert json.loads(result.out)["id"] == "grok-3"
+    assert len({r.out for r in results}) == 1
+
+
+async def test_base_url_option_overrides_the_environment(server: FakeXAIServer) -> None:
+    env = clean_env(XAI_BASE_URL="http://127.0.0.1:1", XAI_API_KEY=SECRET)
+    result = await run_cli("list", "video", "--base-url", server.url, env=env)
+    assert result.code == 0, result.err
+    assert "grok-imagine-video" in result.out
+
+
+# -- catalog --------------------------------------------------------------------------------
+
+
+async def test_catalog_table_and_json(server: FakeXAIServer) -> None:
+    table, as_json = await asyncio.gather(
+        run_cli("catalog", env=env_for(server)),
+        run_cli("--json", "catalog", env=env_for(server)),
+    )
+    assert table.code == 0, table.err
+    for title in ("Language models (4)", "Image generation models (1)",
+                  "Video generation models (1)", "All models (/v1/models) (6)"):
+        assert title in table.out
+    assert as_json.code == 0, as_json.err
+    decoded = json.loads(as_json.out)
+    assert set(decoded) == set(CATALOG)
+    for key, models in CATALOG.items():
+        assert [meaningful(m) for m in decoded[key]] == [meaningful(m) for m in models]
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+async def test_missing_key_says_how_to_set_it() -> None:
+    result = await run_cli("list", env=clean_env())
+    assert result.code == 1
+    line = error_line(result)
+    for hint in ("export XAI_API_KEY=", "--api-key", "--demo"):
+        assert hint in line
+    assert result.out == ""
+
+
+async def test_unknown_model_is_one_line(server: FakeXAIServer) -> None:
+    result = await run_cli("get", "grok-nope", env=env_for(server))
+    assert result.code == 1
+    line = error_line(result)
+    assert "grok-nope" in line
+    assert "404" in line
+    assert result.out == ""
+
+
+async def test_debug_shows_the_traceback(server: FakeXAIServer) -> None:
+    result = await run_cli("--debug", "get", "grok-nope", env=env_for(server))
+    assert result.code == 1
+    assert "Traceback" in result.err
+    assert result.err.rstrip().splitlines()[-1].startswith("xai-models: error: ")
+
+
+async def test_connection_failure_is_one_line() -> None:
+    env = clean_env(XAI_API_KEY=SECRET)
+    result = await run_cli("--base-url", "http://127.0.0.1:1", "--retries", "0", "list",
+                           env=env)
+    assert result.code == 1
+    assert "127.0.0.1:1" in error_line(result)
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["lst"],
+    ["list", "bogus"],
+    ["get"],
+    ["--timeout", "abc", "list"],
+    ["list", "--timeout", "0"],
+    ["--retries", "-1", "list"],
+    ["get", "grok-3", "--kind", "audio"],
+    ["--demo", "--base-url", "http://127.0.0.1:1", "list"],
+])
+async def test_bad_usage_exits_2(argv: list[str]) -> None:
+    result = await run_cli(*argv, env=clean_env(XAI_API_KEY=SECRET))
+    assert result.code == 2, result
+    assert "usage:" in result.err
+    assert "error:" in result.err
+    assert "Traceback" not in result.err
+    assert result.out == ""
+
+
+async def test_the_key_is_never_printed() -> None:
+    # A server that only accepts another key: the wrong-key 400 quotes a masked key.
+    async with FakeXAIServer(api_key="xai-the-right-key-000") as srv:
+        env = clean_env(XAI_BASE_URL=srv.url, XAI_API_KEY=SECRET)
+        results = await asyncio.gather(
+            run_cli("list", env=env),
+            run_cli("--debug", "get", "grok-3", env=env),
+            run_cli("--api-key", SECRET, "--debug", "catalog", env=clean_env(
+                XAI_BASE_URL=srv.url)),
+            run_cli("--api-key", "xai-the-right-key-000", "--debug", "--json", "catalog",
+                    env=env),
+        )
+    for result in results[:3]:
+        assert result.code == 1
+    assert results[3].code == 0, results[3].err
+    for result in results:
+        assert SECRET not in result.out
+        assert SECRET not in result.err
+    assert "xai-the-right-key-000" not in results[3].out + results[3].err
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+async def test_demo_needs_no_environment_at_all() -> None:
+    result = await run_cli("--demo", "catalog", env={})
+    assert result.code == 0, result.err
+    for models in CATALOG.values():
+        for model in models:
+            assert model["id"] in result.out
+    assert "demo" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+async def test_demo_option_after_the_subcommand() -> None:
+    result = await run_cli("resolve", "grok-4", "--demo", "--json", env=clean_env())
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["id"] == "grok-4-0709"
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+async def _start_serve(*args: str) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "xai_models_async", "serve", "--port", "0", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=clean_env(),
+    )
+    assert proc.stdout is not None
+    try:
+        first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+    except BaseException:
+        proc.kill()
+        await proc.wait()
+        raise
+    match = re.search(r"http://127\.0\.0\.1:\d+", first)
+    assert match, first
+    return proc, match.group(0)
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> tuple[int, str, str]:
+    if proc.returncode is None:
+        proc.terminate()
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_serve_starts_answers_and_stops() -> None:
+    proc, url = await _start_serve()
+    try:
+        result = await run_cli("list", env=clean_env(XAI_BASE_URL=url, XAI_API_KEY="anything"))
+        assert result.code == 0, result.err
+        assert "grok-3-mini" in result.out
+    finally:
+        code, out, err = await _stop(proc)
+    assert code == 0, err  # SIGTERM is a normal stop
+    assert f"export XAI_BASE_URL={url} XAI_API_KEY=anything" in out
+
+
+async def test_serve_catalog_file_and_key(tmp_path: Path) -> None:
+    # `catalog --json` prints exactly the shape `serve --catalog` reads.
+    dumped = await run_cli("--demo", "--json", "catalog", env=clean_env())
+    assert dumped.code == 0, dumped.err
+    data = json.loads(dumped.out)
+    data["language_models"] = [m for m in data["language_models"] if m["id"] == "grok-3"]
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data))
+    proc, url = await _start_serve("--catalog", str(path), "--api-key", SECRET)
+    try:
+        good, bad = await asyncio.gather(
+            run_cli("list", env=clean_env(XAI_BASE_URL=url, XAI_API_KEY=SECRET)),
+            run_cli("list", env=clean_env(XAI_BASE_URL=url, XAI_API_KEY="xai-wrong-key-99")),
+        )
+    finally:
+        _, out, err = await _stop(proc)
+    assert good.code == 0, good.err
+    assert [line.split()[0] for line in good.out.splitlines()[1:]] == ["grok-3"]
+    assert bad.code == 1
+    assert "API key" in error_line(bad)
+    assert SECRET not in out + err
+
+
+async def test_serve_bad_catalog_file_is_one_line(tmp_path: Path) -> None:
+    result = await run_cli("serve", "--port", "0", "--catalog", str(tmp_path / "missing.json"))
+    assert result.code == 1
+    assert "missing.json" in error_line(result)
+
+
+# -- in-process -----------------------------------------------------------------------------
+
+
+def test_main_returns_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bogus"]) == 2
+    assert main(["--demo", "--json", "list", "video"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)[0]["id"] == "grok-imagine-video"
+
+
+@pytest.mark.parametrize(("raw", "text"), [
+    ("3", "$3.00"), ("0.75", "$0.75"), ("0.075", "$0.075"), ("0.0001", "$0.0001"),
+    ("0", "$0.00"), ("1234.5", "$1,234.50"), (None, "-"),
+])
+def test_usd_formatting_is_exact(raw: str | None, text: str) -> None:
+    from decimal import Decimal
+
+    assert usd(None if raw is None else Decimal(raw)) == text
+
+
+def test_utc_date() -> None:
+    assert utc_date(1743724800) == "2025-04-04"
+    assert utc_date(None) == "-"
