@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -20,8 +21,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from xai_models_async.cli import main, usd, utc_date
-from xai_models_async.testing import FakeXAIServer, default_catalog
+from xai_models_async.cli import main, shift, usd, utc_date
+from xai_models_async.testing import FakeXAIServer, Fault, default_catalog
 
 SECRET = "xai-SeCrEt-cli-key-0123456789"
 CATALOG = default_catalog()
@@ -285,6 +286,50 @@ async def test_connection_failure_is_one_line() -> None:
     assert "127.0.0.1:1" in error_line(result)
 
 
+async def test_retries_and_timeout_options_reach_the_client(server: FakeXAIServer) -> None:
+    server.inject(Fault.error(503), path="/v1/video-generation-models", times=1)
+    no_retry = await run_cli("list", "video", "--retries", "0", env=env_for(server))
+    assert no_retry.code == 1
+    assert "503" in error_line(no_retry)
+    server.inject(Fault.error(503), path="/v1/video-generation-models", times=1)
+    retried = await run_cli("--retries", "1", "list", "video", env=env_for(server))
+    assert retried.code == 0, retried.err
+    server.inject(Fault.slow(5), path="/v1/video-generation-models", times=1)
+    timed_out = await run_cli("list", "video", "--timeout", "0.2", "--retries", "0",
+                              env=env_for(server))
+    assert timed_out.code == 1
+    error_line(timed_out)
+
+
+def _default_sigint() -> None:
+    # A shell's background job starts with SIGINT ignored, and the child would inherit
+    # that; Ctrl-C behaviour needs the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+async def test_ctrl_c_exits_130(server: FakeXAIServer) -> None:
+    server.inject(Fault.slow(10), path="/v1/language-models", times=1)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "xai_models_async", "list",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env_for(server),
+        preexec_fn=_default_sigint,
+    )
+    try:
+        for _ in range(200):  # until the request is in flight
+            if server.count("/v1/language-models"):
+                break
+            await asyncio.sleep(0.025)
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), 10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 130
+    assert "Traceback" not in err.decode()
+    assert out == b""
+
+
 @pytest.mark.parametrize("argv", [
     [],
     ["lst"],
@@ -352,6 +397,7 @@ async def _start_serve(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "xai_models_async", "serve", "--port", "0", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=clean_env(),
+        preexec_fn=_default_sigint,
     )
     assert proc.stdout is not None
     try:
@@ -365,9 +411,10 @@ async def _start_serve(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     return proc, match.group(0)
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> tuple[int, str, str]:
+async def _stop(proc: asyncio.subprocess.Process,
+                sig: int = signal.SIGTERM) -> tuple[int, str, str]:
     if proc.returncode is None:
-        proc.terminate()
+        proc.send_signal(sig)
     try:
         out, err = await asyncio.wait_for(proc.communicate(), 10)
     except asyncio.TimeoutError:
@@ -405,7 +452,9 @@ async def test_serve_catalog_file_and_key(tmp_path: Path) -> None:
             run_cli("list", env=clean_env(XAI_BASE_URL=url, XAI_API_KEY="xai-wrong-key-99")),
         )
     finally:
-        _, out, err = await _stop(proc)
+        code, out, err = await _stop(proc, signal.SIGINT)
+    assert code == 0, err  # Ctrl-C is how a server is stopped, not a failure
+    assert "Traceback" not in err
     assert good.code == 0, good.err
     assert [line.split()[0] for line in good.out.splitlines()[1:]] == ["grok-3"]
     assert bad.code == 1
@@ -431,12 +480,24 @@ def test_main_returns_the_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(("raw", "text"), [
     ("3", "$3.00"), ("0.75", "$0.75"), ("0.075", "$0.075"), ("0.0001", "$0.0001"),
-    ("0", "$0.00"), ("1234.5", "$1,234.50"), (None, "-"),
+    ("0", "$0.00"), ("0.0000", "$0.00"), ("1234.5", "$1,234.50"), ("1E+3", "$1,000.00"),
+    ("0.7500", "$0.75"), ("-0.5", "-$0.50"), (None, "-"),
+    # Past Decimal's 28-digit context: still every digit, no rounding, no exception.
+    ("1" + "0" * 39 + ".0001", "$1" + ",000" * 13 + ".0001"),
 ])
 def test_usd_formatting_is_exact(raw: str | None, text: str) -> None:
     from decimal import Decimal
 
     assert usd(None if raw is None else Decimal(raw)) == text
+
+
+def test_shift_is_exact_at_any_size() -> None:
+    from decimal import Decimal
+
+    raw = 123456789012345678901234567890123
+    assert shift(raw, 4) == Decimal("12345678901234567890123456789.0123")
+    assert usd(shift(30000, 4)) == "$3.00"
+    assert usd(shift(250000000, 10)) == "$0.025"
 
 
 def test_utc_date() -> None:

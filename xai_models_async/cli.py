@@ -232,20 +232,32 @@ class _Style:
         return cls(arrow="->", ellipsis="...")
 
 
-_CENT = Decimal("0.01")
-
-
 def usd(value: Decimal | None) -> str:
     """``Decimal('3')`` -> ``$3.00``; sub-cent prices keep every digit (``$0.025``).
 
-    Decimal formatting is exact, so no float rounding ever shows up in a price.
+    Exact at any size: trailing zeros are stripped from the digit tuple rather than with
+    ``normalize``/``quantize``, which round to the 28-digit context (or raise) on huge
+    values, and formatting a Decimal never goes through float.
     """
     if value is None:
         return "-"
-    cents = value.quantize(_CENT)
-    if cents == value:
-        return f"${cents:,.2f}"
-    return f"${value.normalize():,f}"
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # NaN / Infinity: no raw integer price gives these
+        return str(value)
+    if not any(digits):
+        return "$0.00"
+    while exponent < 0 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    magnitude = Decimal((0, digits, exponent))
+    text = f"{magnitude:,.2f}" if exponent >= -2 else f"{magnitude:,f}"
+    return f"-${text}" if sign else f"${text}"
+
+
+def shift(raw: int, places: int) -> Decimal:
+    """``raw / 10**places``, exactly (Decimal division would round past 28 digits)."""
+    sign, digits, exponent = Decimal(raw).as_tuple()
+    assert isinstance(exponent, int)
+    return Decimal((sign, digits, exponent - places))
 
 
 def utc_date(timestamp: int | None) -> str:
@@ -393,7 +405,7 @@ def table_lines(kind: str, models: Sequence[AnyModel], stream: TextIO) -> list[s
 def _price_text(raw: int) -> str:
     # Raw token prices are USD cents per 100M tokens: / 10,000 gives USD per 1M, as the
     # ``*_per_million`` properties do (which only cover some of the price fields).
-    return f"{usd(Decimal(raw) / Decimal(10_000))} per 1M tokens (raw {raw})"
+    return f"{usd(shift(raw, 4))} per 1M tokens (raw {raw})"
 
 
 def detail_lines(model: AnyModel, stream: TextIO) -> list[str]:
@@ -408,7 +420,8 @@ def detail_lines(model: AnyModel, stream: TextIO) -> list[str]:
         if name == "created":
             text = f"{utc_date(value)} ({value})"
         elif name == "search_price":
-            text = f"{usd(model.search_price_usd)} per search (raw {value})"  # type: ignore[union-attr]
+            # USD cents per 100M searches -> USD per search: / 10**10.
+            text = f"{usd(shift(value, 10))} per search (raw {value})"
         elif name.endswith("_token_price") or name.endswith("_token_price_long_context"):
             text = _price_text(value)
         elif name in ("input_modalities", "output_modalities", "aliases"):
