@@ -22,9 +22,16 @@ T = TypeVar("T")
 class Cache(Protocol):
     """Where ``AsyncClient(cache_ttl=...)`` keeps list and get results.
 
-    Implement these three coroutines to plug in another backend. Values are the library's
-    frozen Structs (picklable) or lists of them; ``get`` returns None on a miss or once
-    ``ttl`` seconds have passed since ``set``.
+    Implement these three coroutines to plug in another backend (Redis, memcached, ...).
+    Values are the library's frozen Structs (picklable) or lists of them, never ``None``;
+    ``get`` returns None on a miss or once ``ttl`` seconds have passed since ``set``, so
+    an expired answer is fetched again rather than served forever. ``clear`` forgets
+    every entry.
+
+    Keys (``"language_models:list"``, ``"language_models:get:grok-3"``) are unique within
+    one client, not across API keys: which models a key may use depends on its team, so
+    give each API key its own cache (or prefix the keys) when several clients share one
+    backend. A backend must tolerate concurrent calls from one event loop.
     """
 
     async def get(self, key: str) -> Any | None: ...
@@ -64,6 +71,8 @@ class MemoryCache:
 
     async def set(self, key: str, value: Any, ttl: float) -> None:
         if ttl <= 0:
+            # Expired on arrival: also drop an older entry, or it would still be served.
+            self._data.pop(key, None)
             return
         self._data[key] = (self._clock() + ttl, value)
         self._data.move_to_end(key)
@@ -101,7 +110,10 @@ class SingleFlight:
     """Concurrent calls with the same key share one execution and its outcome.
 
     A waiter that is cancelled leaves the shared task running for the others; when the last
-    waiter goes, the shared task is cancelled too. Errors are shared like results.
+    waiter goes, the shared task is cancelled too, and that waiter's cancellation completes
+    only once the task has unwound (its HTTP request aborted), so no task outlives the
+    call. A caller arriving once the flight is abandoned starts a fresh one. Errors are
+    shared like results: every waiter receives the same exception instance.
     """
 
     __slots__ = ("_flights",)
@@ -124,9 +136,13 @@ class SingleFlight:
             return await asyncio.shield(flight.task)
         except asyncio.CancelledError:
             flight.waiters -= 1
-            if flight.waiters == 0 and not flight.task.done():
+            task = flight.task
+            if flight.waiters == 0 and not task.done():
                 flight.abandoned = True
-                flight.task.cancel()
+                task.cancel()
+                # Let it unwind before our own cancellation goes on; asyncio.wait never
+                # raises the task's outcome (the done callback retrieves it).
+                await asyncio.wait((task,))
             raise
 
     def _done_callback(
