@@ -15,7 +15,7 @@ import pytest
 
 import xai_models_async as xm
 from xai_models_async._cache import SingleFlight
-from xai_models_async.testing import FakeXAIServer, Fault
+from xai_models_async.testing import FakeXAIServer, Fault, make_catalog
 
 GROK3 = "/v1/language-models/grok-3"
 LANG = "/v1/language-models"
@@ -388,8 +388,9 @@ async def test_a_custom_cache_backend_plugs_in(server: FakeXAIServer) -> None:
     assert isinstance(backend, xm.Cache)
     async with client_for(server, cache_ttl=45, cache=backend) as client:
         await client.language_models.list()
-        assert backend.data["language_models:list"][1] == 45
-        assert "language_models:get:grok-3" in backend.data  # indexed from the list
+        by_suffix = {key.split(":", 1)[1]: entry for key, entry in backend.data.items()}
+        assert by_suffix["language_models:list"][1] == 45
+        assert "language_models:get:grok-3" in by_suffix  # indexed from the list
         assert (await client.language_models.get("grok-3")).id == "grok-3"
         assert server.count(GROK3) == 0
         await client.language_models.list()
@@ -453,3 +454,51 @@ async def test_concurrent_writers_and_readers_stay_consistent() -> None:
 
     await asyncio.gather(*(worker(n) for n in range(20)))
     assert len(cache) <= 50
+
+
+async def test_a_shared_backend_keeps_api_keys_apart(server: FakeXAIServer) -> None:
+    backend = DictCache()
+    async with xm.AsyncClient("xai-team-a-key", base_url=server.url, cache_ttl=60,
+                              cache=backend) as team_a, \
+            xm.AsyncClient("xai-team-b-key", base_url=server.url, cache_ttl=60,
+                           cache=backend) as team_b:
+        await team_a.language_models.list()
+        await team_b.language_models.list()
+    assert server.count(LANG) == 2  # team b was not answered from team a's entry
+    assert not any("xai-team" in key for key in backend.data)  # keys never hold the key
+
+
+class BrokenCache(DictCache):
+    async def get(self, key: str) -> Any | None:
+        raise ConnectionError("cache backend down")
+
+    async def set(self, key: str, value: Any, ttl: float) -> None:
+        raise ConnectionError("cache backend down")
+
+
+async def test_a_broken_backend_is_a_miss_not_a_failure(server: FakeXAIServer) -> None:
+    async with client_for(server, cache_ttl=60, cache=BrokenCache()) as client:
+        assert await client.language_models.list()
+        assert (await client.language_models.get("grok-3")).id == "grok-3"
+    assert server.count(LANG) == 1
+
+
+async def test_a_list_larger_than_the_cache_still_caches_itself() -> None:
+    catalog = make_catalog(20)
+    async with FakeXAIServer(catalog) as srv, \
+            client_for(srv, cache_ttl=60, cache=xm.MemoryCache(maxsize=10)) as client:
+        await client.language_models.list()
+        await client.language_models.list()
+    assert srv.count(LANG) == 1
+
+
+async def test_cache_clear_beats_an_answer_in_flight(server: FakeXAIServer) -> None:
+    server.inject(Fault.slow(0.05), path=LANG)
+    async with client_for(server, cache_ttl=60) as client:
+        in_flight = asyncio.ensure_future(client.language_models.list())
+        while server.count(LANG) == 0:  # noqa: ASYNC110 - server counter, no event exists
+            await asyncio.sleep(0.002)
+        await client.cache_clear()
+        await in_flight
+        await client.language_models.list()
+    assert server.count(LANG) == 2

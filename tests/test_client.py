@@ -182,7 +182,7 @@ async def test_ids_are_one_encoded_segment(mocked: CompatAioresponses, model_id:
     mocked.get(url, payload=LM)
     async with client() as c:
         await c.language_models.get(model_id)
-    ((method, sent_url),) = mocked.requests.keys()
+    ((_, sent_url),) = mocked.requests.keys()
     assert sent_url.raw_path == f"/v1/language-models/{encoded}"
 
 
@@ -191,7 +191,7 @@ async def test_empty_id_raises_before_any_request(mocked: CompatAioresponses, ba
     async with client() as c:
         with pytest.raises(ValueError, match="non-empty"):
             await c.language_models.get(bad)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="non-empty"):
             await c.language_models.get_many(["grok-3", bad])
     assert not mocked.requests
 
@@ -389,8 +389,10 @@ async def test_logging_never_shows_the_key(mocked: CompatAioresponses, fake_slee
     records = [r for r in caplog.records if r.name == "xai_models_async"]
     debug = [r for r in records if r.levelno == logging.DEBUG and "-> 503" in r.getMessage()]
     retries = [r for r in records if r.levelno == logging.INFO and "retrying in" in r.getMessage()]
-    assert debug and "attempt 1" in debug[0].getMessage()
-    assert len(retries) == 1 and "HTTP 503" in retries[0].getMessage()
+    assert debug
+    assert "attempt 1" in debug[0].getMessage()
+    assert len(retries) == 1
+    assert "HTTP 503" in retries[0].getMessage()
     assert API_KEY not in caplog.text
     assert API_KEY[4:] not in caplog.text
     assert API_KEY not in str(info.value)

@@ -12,7 +12,8 @@ inject resets twice to make one attempt of ours fail.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import nullcontext as _nullcontext
 from typing import Any
 
 import aiohttp
@@ -43,6 +44,13 @@ def leftover_tasks() -> set[asyncio.Task[Any]]:
             if t is not asyncio.current_task() and not is_server(t)}
 
 
+async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
+    """Wait for a server-side counter; the server has no event to await."""
+    async with asyncio.timeout(timeout) if hasattr(asyncio, "timeout") else _nullcontext():
+        while not condition():  # noqa: ASYNC110 - polling a counter, bounded by timeout
+            await asyncio.sleep(0.002)
+
+
 def make_client(server: FakeXAIServer, **kwargs: Any) -> xm.AsyncClient:
     kwargs.setdefault("api_key", API_KEY)
     kwargs.setdefault("sleep", FakeSleep())
@@ -52,7 +60,8 @@ def make_client(server: FakeXAIServer, **kwargs: Any) -> xm.AsyncClient:
 async def test_all_eight_endpoints(server: FakeXAIServer) -> None:
     async with make_client(server) as c:
         models = await c.models.list()
-        assert all(isinstance(m, xm.Model) for m in models) and models
+        assert models
+        assert all(isinstance(m, xm.Model) for m in models)
         assert isinstance(await c.models.get(models[0].id), xm.Model)
         lms = await c.language_models.list()
         assert {m.id for m in lms} >= {"grok-3", "grok-3-mini", "grok-2-vision-1212"}
@@ -190,10 +199,10 @@ async def test_call_id_is_stable_across_retries(server: FakeXAIServer) -> None:
 
 
 async def test_wrong_key_against_the_server() -> None:
-    async with FakeXAIServer(api_key="xai-right-key-123") as srv:
-        async with make_client(srv, api_key="xai-wrong-key-456") as c:
-            with pytest.raises(xm.AuthenticationError) as info:
-                await c.models.list()
+    async with FakeXAIServer(api_key="xai-right-key-123") as srv, \
+            make_client(srv, api_key="xai-wrong-key-456") as c:
+        with pytest.raises(xm.AuthenticationError) as info:
+            await c.models.list()
     assert info.value.status_code == 400
     assert "xai-wrong-key-456" not in str(info.value)
 
@@ -209,8 +218,7 @@ async def test_concurrency_slot_is_free_during_retry_sleep(server: FakeXAIServer
     async with make_client(server, sleep=sleep) as c:
         task = asyncio.ensure_future(
             c.language_models.get_many(["grok-3", "grok-3-mini"], concurrency=1))
-        while server.count(f"{LM_PATH}/grok-3-mini") == 0:
-            await asyncio.sleep(0.005)
+        await until(lambda: server.count(f"{LM_PATH}/grok-3-mini") > 0)
         second_done.set()
         got = await task
     assert [m.id for m in got] == ["grok-3", "grok-3-mini"]
@@ -220,7 +228,8 @@ async def test_get_many_return_exceptions(server: FakeXAIServer) -> None:
     async with make_client(server) as c:
         got = await c.language_models.get_many(["grok-3", "nope", "grok-3-mini"],
                                                 return_exceptions=True)
-    assert isinstance(got[0], xm.LanguageModel) and got[0].id == "grok-3"
+    assert isinstance(got[0], xm.LanguageModel)
+    assert got[0].id == "grok-3"
     assert isinstance(got[1], xm.NotFoundError)
     assert isinstance(got[2], xm.LanguageModel)
 
@@ -241,8 +250,7 @@ async def test_cancelling_get_many_leaves_nothing_behind(server: FakeXAIServer) 
     async with make_client(server) as c:
         task = asyncio.ensure_future(c.language_models.get_many(
             ["grok-3", "grok-3-mini", "grok-2-vision-1212", "grok-4-0709"]))
-        while server.request_count < 4:
-            await asyncio.sleep(0.005)
+        await until(lambda: server.request_count >= 4)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -255,8 +263,7 @@ async def test_cancelling_catalog_leaves_nothing_behind(server: FakeXAIServer) -
     server.inject(Fault.slow(5.0), times=4)
     async with make_client(server) as c:
         task = asyncio.ensure_future(c.catalog())
-        while server.request_count < 4:
-            await asyncio.sleep(0.005)
+        await until(lambda: server.request_count >= 4)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -10,7 +10,7 @@ import asyncio
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 __all__ = ["Cache", "MemoryCache"]
@@ -119,12 +119,12 @@ class SingleFlight:
     __slots__ = ("_flights",)
 
     def __init__(self) -> None:
-        self._flights: dict[str, _Flight[Any]] = {}
+        self._flights: dict[Hashable, _Flight[Any]] = {}
 
     def __len__(self) -> int:
         return len(self._flights)
 
-    async def run(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
         flight: _Flight[T] | None = self._flights.get(key)
         if flight is None or flight.abandoned:
             # An abandoned flight is being cancelled; a newcomer must not inherit that.
@@ -146,7 +146,7 @@ class SingleFlight:
             raise
 
     def _done_callback(
-        self, key: str, flight: _Flight[Any]
+        self, key: Hashable, flight: _Flight[Any]
     ) -> Callable[[asyncio.Task[Any]], None]:
         def done(task: asyncio.Task[Any]) -> None:
             if self._flights.get(key) is flight:

@@ -7,6 +7,7 @@ A call travels: Resource (path, Decoder) -> cache / single-flight (here) -> retr
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import os
@@ -111,6 +112,11 @@ class AsyncClient:
         if cache is not None and not isinstance(cache, Cache):
             raise TypeError("cache must implement the Cache protocol (get, set, clear)")
         self._cache: Cache = cache if cache is not None else MemoryCache(clock=clock)
+        # Keys are scoped to the origin and the key's hash: a shared backend never answers
+        # one team's client with another team's models.
+        scope = f"{self._base_url}\0{self._api_key}".encode()
+        self._cache_prefix = hashlib.sha256(scope).hexdigest()[:16] + ":"
+        self._cache_generation = 0
         self._trace_configs = list(trace_configs) if trace_configs is not None else None
         self._sleep: Callable[[float], Awaitable[object]] = sleep or asyncio.sleep
         self._clock: Callable[[], float] = clock or time.monotonic
@@ -231,7 +237,7 @@ class AsyncClient:
         self._bind()
         ttl = self._cache_ttl if cache_ttl is None else check_ttl(cache_ttl)
         if ttl:
-            hit = await self._cache.get(key)
+            hit = await self._cache_get(key)
             if hit is not None:
                 return hit  # type: ignore[no-any-return]
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -243,21 +249,35 @@ class AsyncClient:
             path, policy, attempt_timeout)
 
         async def fetch() -> T:
+            generation = self._cache_generation
             response, attempts = await self._send(path, policy, attempt_timeout)
             value = decode(
                 decoder, response.body, path=path, attempts=attempts,
                 request_id=response.request_id, status=response.status,
             )
-            if ttl:
-                await self._cache_set(key, value, ttl)
+            # An answer that started before cache_clear() must not repopulate the cache.
+            if ttl and generation == self._cache_generation:
                 if also_cache is not None:
+                    # The per-model entries first: an LRU backend then evicts them, not the
+                    # list they came from.
                     await also_cache(value, ttl)
+                await self._cache_set(key, value, ttl)
             return value
 
-        return await self._flights.run(flight, fetch)  # type: ignore[arg-type]
+        return await self._flights.run(flight, fetch)
+
+    async def _cache_get(self, key: str) -> Any | None:
+        try:
+            return await self._cache.get(self._cache_prefix + key)
+        except Exception as exc:  # a broken backend must not break the API call
+            logger.warning("cache get failed, treating as a miss: %r", exc)
+            return None
 
     async def _cache_set(self, key: str, value: Any, ttl: float) -> None:
-        await self._cache.set(key, value, ttl)
+        try:
+            await self._cache.set(self._cache_prefix + key, value, ttl)
+        except Exception as exc:
+            logger.warning("cache set failed, not cached: %r", exc)
 
     async def _send(
         self, path: str, policy: RetryPolicy, timeout: aiohttp.ClientTimeout
@@ -355,9 +375,10 @@ class AsyncClient:
                 if kind == "models" or not parts[kind]:
                     continue  # /v1/models/{id} carries nothing its list does not
                 listed = parts[kind]
+                # cache_ttl=0: details means asking each get, not echoing the cached list.
                 fetched = await resource.get_many(
                     [m.id for m in listed], concurrency=concurrency,
-                    return_exceptions=True, **options,
+                    return_exceptions=True, retry=retry, timeout=timeout, cache_ttl=0,
                 )
                 merged: list[Any] = []
                 for old, new in zip(listed, fetched, strict=True):
@@ -378,7 +399,8 @@ class AsyncClient:
         )
 
     async def cache_clear(self) -> None:
-        """Forget every cached answer."""
+        """Forget every cached answer (answers already in flight are not stored)."""
+        self._cache_generation += 1
         await self._cache.clear()
 
 
