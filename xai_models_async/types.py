@@ -25,7 +25,7 @@ image tokens at the image prompt price, the rest at the prompt text price.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -159,7 +159,11 @@ class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
     created: int
     object: str = "model"
     owned_by: str
-    aliases: tuple[str, ...] = ()
+    if TYPE_CHECKING:
+        aliases: tuple[str, ...] = ()
+    else:
+        # The live service may send null here (NOTES.md); decode it, then make it ().
+        aliases: tuple[str, ...] | None = ()
     prompt_text_token_price: int | None = None
     cached_prompt_text_token_price: int | None = None
     prompt_image_token_price: int | None = None
@@ -171,8 +175,17 @@ class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
     long_context_threshold: int | None = None
     image_price: int | None = None
     context_length: int | None = None
-    pricing: tuple[PricingTier, ...] = ()
+    if TYPE_CHECKING:
+        pricing: tuple[PricingTier, ...] = ()
+    else:
+        pricing: tuple[PricingTier, ...] | None = ()
     capabilities: Capabilities | None = None
+
+    def __post_init__(self) -> None:
+        if self.aliases is None:
+            msgspec.structs.force_setattr(self, "aliases", ())
+        if self.pricing is None:
+            msgspec.structs.force_setattr(self, "pricing", ())
 
 
 class LanguageModel(_Struct, _TokenPricing, frozen=True, kw_only=True):
