@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from aioresponses import aioresponses
+
+import xai_models_async as xm
+from xai_models_async.testing import FakeXAIServer
 
 SPEC = Path(__file__).resolve().parent / "data" / "xai-models-api.md"
 
@@ -89,3 +93,19 @@ class FakeSleep:
 @pytest.fixture
 def fake_sleep() -> FakeSleep:
     return FakeSleep()
+
+
+# --- the local server ----------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[FakeXAIServer]:
+    """A FakeXAIServer on 127.0.0.1 with the reference's example models."""
+    async with FakeXAIServer() as srv:
+        yield srv
+
+
+def client_for(server: FakeXAIServer, **kwargs: Any) -> xm.AsyncClient:
+    """A client of ``server`` that does not retry unless told to."""
+    kwargs.setdefault("retry", xm.RetryPolicy.none())
+    return xm.AsyncClient(api_key="k", base_url=server.url, **kwargs)

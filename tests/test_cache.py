@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 import xai_models_async as xm
+from tests.conftest import client_for
 from xai_models_async._cache import SingleFlight
 from xai_models_async.testing import FakeXAIServer, Fault, make_catalog
 
@@ -34,15 +34,6 @@ class Clock:
         self.now += seconds
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[FakeXAIServer]:
-    async with FakeXAIServer() as server:
-        yield server
-
-
-def client_for(server: FakeXAIServer, **kwargs: Any) -> xm.AsyncClient:
-    return xm.AsyncClient(api_key="k", base_url=server.url, retry=xm.RetryPolicy.none(),
-                          **kwargs)
 
 
 def fetch_tasks() -> list[asyncio.Task[Any]]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +13,7 @@ import msgspec
 import pytest
 
 import xai_models_async as xm
+from tests.conftest import client_for
 from xai_models_async.testing import FakeXAIServer, Fault, default_catalog
 
 TYPES: dict[str, type[Any]] = {
@@ -228,15 +228,6 @@ TYPED_GETS = ["/v1/language-models/grok-3", "/v1/language-models/grok-3-mini",
               "/v1/video-generation-models/grok-imagine-video"]
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[FakeXAIServer]:
-    async with FakeXAIServer() as server:
-        yield server
-
-
-def client_for(server: FakeXAIServer, **kwargs: Any) -> xm.AsyncClient:
-    return xm.AsyncClient(api_key="k", base_url=server.url, retry=xm.RetryPolicy.none(),
-                          **kwargs)
 
 
 async def test_catalog_fetches_each_list_once(server: FakeXAIServer) -> None:

@@ -12,13 +12,12 @@ inject resets twice to make one attempt of ours fail.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import nullcontext as _nullcontext
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from aiohttp import web
 
 import xai_models_async as xm
@@ -26,12 +25,6 @@ from tests.conftest import API_KEY, FakeSleep
 from xai_models_async.testing import FakeXAIServer, Fault
 
 LM_PATH = "/v1/language-models"
-
-
-@pytest_asyncio.fixture
-async def server() -> AsyncIterator[FakeXAIServer]:
-    async with FakeXAIServer() as srv:
-        yield srv
 
 
 def leftover_tasks() -> set[asyncio.Task[Any]]:

@@ -86,12 +86,15 @@ class APIError(XAIError):
         self.request_id = request_id
 
     def __str__(self) -> str:
-        text = f"{self.method} {self.path}: {self.message}"
+        text = self._describe()
         if self.attempts > 1:
             text += f" (after {self.attempts} attempts)"
         if self.request_id:
             text += f" [request id {self.request_id}]"
         return text
+
+    def _describe(self) -> str:
+        return f"{self.method} {self.path}: {self.message}"
 
 
 class APIConnectionError(APIError):
@@ -153,16 +156,12 @@ class APIStatusError(APIError):
         self.body = body
         self.retry_after = retry_after
 
-    def __str__(self) -> str:
+    def _describe(self) -> str:
         text = f"{self.method} {self.path} -> HTTP {self.status_code}: {self.message}"
         if self.code is not None and str(self.code) not in self.message:
             text += f" (code: {self.code})"
         if self.retry_after is not None:
             text += f" (server asked to wait {self.retry_after:g} s)"
-        if self.attempts > 1:
-            text += f" (after {self.attempts} attempts)"
-        if self.request_id:
-            text += f" [request id {self.request_id}]"
         return text
 
 

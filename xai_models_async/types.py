@@ -25,7 +25,7 @@ image tokens at the image prompt price, the rest at the prompt text price.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import msgspec
 
@@ -58,6 +58,29 @@ def _shift(raw: int, places: int) -> Decimal:
 
 def _usd_per_million(raw: int | None) -> Decimal | None:
     return None if raw is None else _shift(raw, _PER_MILLION_PLACES)
+
+
+class _PerMillion:
+    """A read-only property: the raw price field ``field`` in USD per 1M tokens, or None
+    when the field is absent. One descriptor serves every per-million price."""
+
+    def __init__(self, field: str, doc: str) -> None:
+        self.field = field
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _PerMillion: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Decimal | None: ...
+
+    def __get__(
+        self, obj: object | None, owner: type | None = None
+    ) -> Decimal | _PerMillion | None:
+        if obj is None:
+            return self
+        raw: int | None = getattr(obj, self.field)
+        return _usd_per_million(raw)
 
 
 def _check_count(value: object, name: str) -> int:
@@ -105,40 +128,34 @@ class _TokenPricing:
     cached_prompt_text_token_price_long_context: int | None
     completion_text_token_price_long_context: int | None
 
-    @property
-    def prompt_price_per_million(self) -> Decimal | None:
-        """USD per 1M prompt text tokens (``30000`` -> ``Decimal('3')``)."""
-        return _usd_per_million(self.prompt_text_token_price)
-
-    @property
-    def cached_prompt_price_per_million(self) -> Decimal | None:
-        """USD per 1M cached prompt text tokens (``7500`` -> ``Decimal('0.75')``)."""
-        return _usd_per_million(self.cached_prompt_text_token_price)
-
-    @property
-    def image_prompt_price_per_million(self) -> Decimal | None:
-        """USD per 1M prompt image tokens."""
-        return _usd_per_million(self.prompt_image_token_price)
-
-    @property
-    def completion_price_per_million(self) -> Decimal | None:
-        """USD per 1M completion text tokens (``150000`` -> ``Decimal('15')``)."""
-        return _usd_per_million(self.completion_text_token_price)
-
-    @property
-    def prompt_price_per_million_long_context(self) -> Decimal | None:
-        """USD per 1M prompt text tokens once the prompt exceeds the long-context threshold."""
-        return _usd_per_million(self.prompt_text_token_price_long_context)
-
-    @property
-    def cached_prompt_price_per_million_long_context(self) -> Decimal | None:
-        """USD per 1M cached prompt text tokens past the long-context threshold."""
-        return _usd_per_million(self.cached_prompt_text_token_price_long_context)
-
-    @property
-    def completion_price_per_million_long_context(self) -> Decimal | None:
-        """USD per 1M completion text tokens past the long-context threshold."""
-        return _usd_per_million(self.completion_text_token_price_long_context)
+    prompt_price_per_million = _PerMillion(
+        "prompt_text_token_price",
+        "USD per 1M prompt text tokens (``30000`` -> ``Decimal('3')``).",
+    )
+    cached_prompt_price_per_million = _PerMillion(
+        "cached_prompt_text_token_price",
+        "USD per 1M cached prompt text tokens (``7500`` -> ``Decimal('0.75')``).",
+    )
+    image_prompt_price_per_million = _PerMillion(
+        "prompt_image_token_price",
+        "USD per 1M prompt image tokens.",
+    )
+    completion_price_per_million = _PerMillion(
+        "completion_text_token_price",
+        "USD per 1M completion text tokens (``150000`` -> ``Decimal('15')``).",
+    )
+    prompt_price_per_million_long_context = _PerMillion(
+        "prompt_text_token_price_long_context",
+        "USD per 1M prompt text tokens once the prompt is past the long-context threshold.",
+    )
+    cached_prompt_price_per_million_long_context = _PerMillion(
+        "cached_prompt_text_token_price_long_context",
+        "USD per 1M cached prompt text tokens past the long-context threshold.",
+    )
+    completion_price_per_million_long_context = _PerMillion(
+        "completion_text_token_price_long_context",
+        "USD per 1M completion text tokens past the long-context threshold.",
+    )
 
     @property
     def search_price_usd(self) -> Decimal | None:
@@ -308,21 +325,18 @@ class ImageGenerationModel(_Struct, frozen=True, kw_only=True):
     generated_image_token_price: int | None = None
     pricing: tuple[PricingTier, ...] = ()
 
-    @property
-    def prompt_price_per_million(self) -> Decimal | None:
-        """USD per 1M prompt text tokens (same unit as the language models' prices)."""
-        return _usd_per_million(self.prompt_text_token_price)
-
-    @property
-    def image_prompt_price_per_million(self) -> Decimal | None:
-        """USD per 1M prompt image tokens (an image given as input)."""
-        return _usd_per_million(self.prompt_image_token_price)
-
-    @property
-    def generated_image_price_per_million(self) -> Decimal | None:
-        """USD per 1M generated image tokens."""
-        return _usd_per_million(self.generated_image_token_price)
-
+    prompt_price_per_million = _PerMillion(
+        "prompt_text_token_price",
+        "USD per 1M prompt text tokens (same unit as the language models' prices).",
+    )
+    image_prompt_price_per_million = _PerMillion(
+        "prompt_image_token_price",
+        "USD per 1M prompt image tokens (an image given as input).",
+    )
+    generated_image_price_per_million = _PerMillion(
+        "generated_image_token_price",
+        "USD per 1M generated image tokens.",
+    )
 
 class VideoGenerationModel(_Struct, frozen=True, kw_only=True):
     """An object of ``GET /v1/video-generation-models`` and ``.../{id}``."""
