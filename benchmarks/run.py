@@ -59,7 +59,7 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("sequential", "(3) sequential: S gets one after another", "s", "abcd"),
     Workload("decode", "(4) decode only: list body -> typed objects, per decode", "ms", "abd"),
     Workload("memory-peak", "(5) memory: tracemalloc peak during (1)", "MiB", "abcd"),
-    Workload("memory-rss", "(5) memory: ru_maxrss rise during (1)", "MiB", "abcd"),
+    Workload("memory-rss", "(5) memory: peak RSS rise during (1)", "MiB", "abcd"),
     Workload("import", "(6) import time, fresh interpreter", "ms", "abcd"),
     Workload("catalog-cached", "(7) catalog reads x K (a: cache_ttl=60)", "s", "ab"),
 )
