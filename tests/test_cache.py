@@ -39,7 +39,7 @@ class Clock:
 def fetch_tasks() -> list[asyncio.Task[Any]]:
     """Tasks running a shared request (the coroutine single-flight starts)."""
     return [t for t in asyncio.all_tasks()
-            if t.get_coro().__qualname__.endswith("_cached_call.<locals>.fetch")]
+            if t.get_coro().__qualname__ == "SingleFlight._drive"]
 
 
 async def until(predicate: Any, limit: float = 2.0) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import math
 import os
@@ -23,6 +24,7 @@ import aiohttp
 from yarl import URL
 
 from xai_models_async import _transport
+from xai_models_async._batch import current_ticket, gather_bounded
 from xai_models_async._cache import Cache, MemoryCache, SingleFlight, check_ttl
 from xai_models_async._catalog import Catalog
 from xai_models_async._errors import APIError, APITimeoutError, XAIError
@@ -30,9 +32,7 @@ from xai_models_async._resource import (
     DEFAULT_CONCURRENCY,
     ENDPOINTS,
     Resource,
-    batch_slots,
     decode,
-    gather_bounded,
 )
 from xai_models_async._retry import RetryPolicy, decide
 from xai_models_async._version import __version__
@@ -53,6 +53,9 @@ DEFAULT_BASE_URL = "https://api.x.ai"
 #: Seconds one attempt may take, connection and body included. Listing calls answer in well
 #: under a second; 20 s rides out a slow moment without letting a call hang for minutes.
 DEFAULT_TIMEOUT = 20.0
+
+_NODE_MASK = (1 << 48) - 1
+_MAX_CACHED_URLS = 4096
 
 USER_AGENT = (
     f"xai-models-async/{__version__} aiohttp/{aiohttp.__version__} "
@@ -127,6 +130,11 @@ class AsyncClient:
         self._slots: asyncio.Semaphore | None = None
         self._flights = SingleFlight()
         self._closed = False
+        self._urls: dict[str, URL] = {}
+        # x-client-request-id: a random UUID4 per client with a call counter in its 48 node
+        # bits; unique per call and far cheaper than uuid4() on every request.
+        self._call_id_base = uuid.uuid4().int & ~_NODE_MASK
+        self._call_ids = itertools.count()
 
         self.models: Resource[Model] = Resource(self, ENDPOINTS["models"])
         self.language_models: Resource[LanguageModel] = Resource(
@@ -234,7 +242,7 @@ class AsyncClient:
         also_cache: Callable[[T, float], Awaitable[None]] | None = None,
     ) -> T:
         """Cache, then single-flight, then the retry loop, then decode."""
-        self._bind()
+        session = self._bind()
         ttl = self._cache_ttl if cache_ttl is None else check_ttl(cache_ttl)
         if ttl:
             hit = await self._cache_get(key)
@@ -250,7 +258,7 @@ class AsyncClient:
 
         async def fetch() -> T:
             generation = self._cache_generation
-            response, attempts = await self._send(path, policy, attempt_timeout)
+            response, attempts = await self._send(session, path, policy, attempt_timeout)
             value = decode(
                 decoder, response.body, path=path, attempts=attempts,
                 request_id=response.request_id, status=response.status,
@@ -279,15 +287,31 @@ class AsyncClient:
         except Exception as exc:
             logger.warning("cache set failed, not cached: %r", exc)
 
+    def _url(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= _MAX_CACHED_URLS:
+                self._urls.clear()
+            url = self._urls[path] = _transport.join(self._base_url, path)
+        return url
+
+    def _call_id(self) -> str:
+        h = f"{self._call_id_base | (next(self._call_ids) & _NODE_MASK):032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
     async def _send(
-        self, path: str, policy: RetryPolicy, timeout: aiohttp.ClientTimeout
+        self,
+        session: aiohttp.ClientSession,
+        path: str,
+        policy: RetryPolicy,
+        timeout: aiohttp.ClientTimeout,
     ) -> tuple[_transport.Response, int]:
         """The retry loop: one attempt after another until success or ``decide`` says stop.
         Slots (pool and batch) are held per attempt, never during a sleep."""
-        session = self._bind()
         slots = self._slots
         assert slots is not None
-        headers = {**self._headers, "x-client-request-id": str(uuid.uuid4())}
+        url = self._url(path)
+        headers = {**self._headers, "x-client-request-id": self._call_id()}
         started = self._clock()
         attempt = 0
         while True:
@@ -302,20 +326,20 @@ class AsyncClient:
                     )
                 if timeout.total is None or timeout.total > remaining:
                     attempt_timeout = _with_total(timeout, remaining)
-            batch = batch_slots.get()
+            ticket = current_ticket.get()
             try:
-                if batch is None:
-                    async with slots:
-                        response = await _transport.send(
-                            session, self._base_url, path, headers=headers,
-                            timeout=attempt_timeout, attempt=attempt,
-                        )
-                else:
-                    async with batch, slots:
-                        response = await _transport.send(
-                            session, self._base_url, path, headers=headers,
-                            timeout=attempt_timeout, attempt=attempt,
-                        )
+                if ticket is not None:
+                    await ticket.acquire()
+                await slots.acquire()
+                try:
+                    response = await _transport.send(
+                        session, url, path, headers=headers,
+                        timeout=attempt_timeout, attempt=attempt,
+                    )
+                finally:
+                    slots.release()
+                    if ticket is not None:
+                        ticket.release()
                 return response, attempt
             except APIError as error:
                 error.attempts = attempt

@@ -7,17 +7,16 @@ type and its decoders), not copies of code.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import contextvars
 import difflib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
 
 import aiohttp
 import msgspec
 
+from xai_models_async._batch import gather_bounded
 from xai_models_async._errors import APIResponseValidationError, NotFoundError, XAIError
 from xai_models_async._retry import RetryPolicy
 from xai_models_async.types import (
@@ -38,14 +37,6 @@ M = TypeVar("M", Model, LanguageModel, ImageGenerationModel, VideoGenerationMode
 T = TypeVar("T")
 
 DEFAULT_CONCURRENCY = 32
-
-# The concurrency bound of the get_many / catalog batch a request belongs to. A context
-# variable, so the slot can be taken per attempt (and given back during a retry's sleep)
-# without threading the semaphore through every layer.
-batch_slots: contextvars.ContextVar[asyncio.Semaphore | None] = contextvars.ContextVar(
-    "xai_models_async_batch_slots", default=None
-)
-
 
 class Endpoint(Generic[M]):
     """The data that tells one endpoint family from another. Decoders are built once."""
@@ -198,13 +189,25 @@ class Resource(Generic[M]):
         Raises ``NotFoundError`` when the id is unknown or the team has no access to it,
         and ``ValueError`` for an empty id, before any request.
         """
+        path = self._endpoint.item_path(model_id)
+        return await self._get(model_id, path, retry=retry, timeout=timeout,
+                               cache_ttl=cache_ttl)
+
+    def _get(
+        self,
+        model_id: str,
+        path: str,
+        *,
+        retry: RetryPolicy | None,
+        timeout: float | aiohttp.ClientTimeout | None,
+        cache_ttl: float | None,
+    ) -> Coroutine[Any, Any, M]:
+        # A plain function returning the coroutine: one frame less on every resumption.
         endpoint = self._endpoint
-        path = endpoint.item_path(model_id)
-        decoder = endpoint.item_decoder
-        return await self._client._cached_call(
+        return self._client._cached_call(
             _ttl_key(endpoint.kind, model_id),
             path,
-            decoder.decode,
+            endpoint.item_decoder.decode,
             retry=retry,
             timeout=timeout,
             cache_ttl=cache_ttl,
@@ -255,15 +258,15 @@ class Resource(Generic[M]):
             raise TypeError(
                 "model_ids must be a list of ids, not a single string (use get() for one id)"
             )
-        ids = list(model_ids)
-        for model_id in ids:
-            encode_id(model_id)
+        item_path = self._endpoint.item_path
+        paths = [(model_id, item_path(model_id)) for model_id in model_ids]  # checks all
 
-        def factory(model_id: str) -> Callable[[], Awaitable[M]]:
-            return lambda: self.get(model_id, retry=retry, timeout=timeout, cache_ttl=cache_ttl)
+        def factory(model_id: str, path: str) -> Callable[[], Awaitable[M]]:
+            return lambda: self._get(model_id, path, retry=retry, timeout=timeout,
+                                     cache_ttl=cache_ttl)
 
         return await gather_bounded(
-            [factory(i) for i in ids], concurrency=concurrency,
+            [factory(model_id, path) for model_id, path in paths], concurrency=concurrency,
             return_exceptions=return_exceptions,
         )
 
@@ -313,64 +316,3 @@ def find_model(models: Sequence[T], name: str, *, kind: str, path: str) -> T:
     )
     error.suggestions = close
     raise error
-
-
-async def gather_bounded(
-    factories: Sequence[Callable[[], Awaitable[T]]],
-    *,
-    concurrency: int,
-    return_exceptions: bool,
-) -> list[Any]:
-    """Run the factories' coroutines with at most ``concurrency`` HTTP attempts in flight.
-
-    Results keep the order of ``factories``. Without ``return_exceptions`` the first
-    failure cancels the rest and is raised once they have finished; with it, each
-    ``XAIError`` is returned in its place. Cancelling the caller cancels every task and
-    waits for them, so no task outlives the call.
-    """
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
-    if not factories:
-        return []
-    token = batch_slots.set(asyncio.Semaphore(concurrency))
-    try:
-        # Each task copies the current context, and so the batch's semaphore.
-        tasks = [asyncio.ensure_future(f()) for f in factories]
-    finally:
-        batch_slots.reset(token)
-    try:
-        if return_exceptions:
-            await asyncio.wait(tasks)
-        else:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            failed = next((t for t in tasks if t.done() and not t.cancelled()
-                           and t.exception() is not None), None)
-            if failed is not None:
-                await _cancel_all(tasks)
-                raise failed.exception()  # type: ignore[misc]
-    except BaseException:
-        await _cancel_all(tasks)
-        raise
-    results: list[Any] = []
-    for task in tasks:
-        exc = task.exception()
-        if exc is None:
-            results.append(task.result())
-        elif isinstance(exc, XAIError):
-            results.append(exc)
-        else:
-            raise exc
-    return results
-
-
-async def _cancel_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
-    pending = [t for t in tasks if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        # Shielded from our own caller's cancellation only in the sense that we wait for
-        # the children to finish unwinding; they are already cancelled.
-        await asyncio.wait(pending)
-    for task in tasks:
-        if not task.cancelled():
-            task.exception()  # mark retrieved: no "Task exception was never retrieved"

@@ -45,22 +45,29 @@ def origin(url: URL) -> tuple[str, str | None, int | None]:
     return (url.scheme, url.host, url.port)
 
 
+def join(base_url: URL, path: str) -> URL:
+    """``base_url`` + an already percent-encoded ``path``, re-encoding nothing."""
+    return base_url.with_path(base_url.raw_path.rstrip("/") + path, encoded=True)
+
+
 async def send(
     session: aiohttp.ClientSession,
-    base_url: URL,
+    url: URL,
     path: str,
     *,
     headers: Mapping[str, str],
     timeout: aiohttp.ClientTimeout,
     attempt: int,
 ) -> Response:
-    """GET ``base_url + path`` once; raise an ``APIError`` for anything but a 2xx.
+    """GET ``url`` (whose encoded path is ``path``, for messages) once; raise an
+    ``APIError`` for anything but a 2xx.
 
-    ``path`` is already percent-encoded. Same-origin redirects are followed (at most five);
-    a redirect to another origin is refused, so the API key never leaves xAI's origin.
+    Same-origin redirects are followed (at most five); a redirect to another origin is
+    refused, so the API key never leaves the configured origin.
     """
-    url = base_url.with_path(base_url.raw_path.rstrip("/") + path, encoded=True)
-    started = time.perf_counter()
+    debug = logger.isEnabledFor(logging.DEBUG)
+    started = time.perf_counter() if debug else 0.0
+    home = origin(url)
     for _ in range(_MAX_REDIRECTS + 1):
         try:
             async with session.get(
@@ -73,7 +80,7 @@ async def send(
         except BaseException as exc:  # mapped below; CancelledError re-raised there
             raise _connection_error(exc, path, attempt) from exc
         request_id = resp_headers.get("x-request-id")
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug:
             logger.debug(
                 "GET %s -> %d in %.1f ms (attempt %d, request id %s)",
                 path, status, (time.perf_counter() - started) * 1000, attempt, request_id,
@@ -82,7 +89,7 @@ async def send(
             return Response(status, resp_headers, body, request_id)
         if status in _REDIRECTS and "Location" in resp_headers:
             target = _redirect_target(url, resp_headers["Location"])
-            if target is not None and origin(target) == origin(base_url):
+            if target is not None and origin(target) == home:
                 url = target
                 continue
             raise APIStatusError(
