@@ -55,7 +55,6 @@ DEFAULT_BASE_URL = "https://api.x.ai"
 DEFAULT_TIMEOUT = 20.0
 
 _NODE_MASK = (1 << 48) - 1
-_MAX_CACHED_URLS = 4096
 
 USER_AGENT = (
     f"xai-models-async/{__version__} aiohttp/{aiohttp.__version__} "
@@ -130,7 +129,6 @@ class AsyncClient:
         self._slots: asyncio.Semaphore | None = None
         self._flights = SingleFlight()
         self._closed = False
-        self._urls: dict[str, URL] = {}
         # x-client-request-id: a random UUID4 per client with a call counter in its 48 node
         # bits; unique per call and far cheaper than uuid4() on every request.
         self._call_id_base = uuid.uuid4().int & ~_NODE_MASK
@@ -287,14 +285,6 @@ class AsyncClient:
         except Exception as exc:
             logger.warning("cache set failed, not cached: %r", exc)
 
-    def _url(self, path: str) -> URL:
-        url = self._urls.get(path)
-        if url is None:
-            if len(self._urls) >= _MAX_CACHED_URLS:
-                self._urls.clear()
-            url = self._urls[path] = _transport.join(self._base_url, path)
-        return url
-
     def _call_id(self) -> str:
         h = f"{self._call_id_base | (next(self._call_ids) & _NODE_MASK):032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -310,7 +300,7 @@ class AsyncClient:
         Slots (pool and batch) are held per attempt, never during a sleep."""
         slots = self._slots
         assert slots is not None
-        url = self._url(path)
+        url = _transport.join(self._base_url, path)
         headers = {**self._headers, "x-client-request-id": self._call_id()}
         started = self._clock()
         attempt = 0

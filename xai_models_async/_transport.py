@@ -6,6 +6,7 @@ above this module sees a foreign exception. Nothing here knows about retries or 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
@@ -29,6 +30,8 @@ from xai_models_async._retry import parse_retry_after
 logger = logging.getLogger("xai_models_async")
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# asyncio.TimeoutError is the builtin TimeoutError only from Python 3.11 on.
+_TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 _MAX_REDIRECTS = 5
 
 
@@ -151,7 +154,7 @@ def _connection_error(exc: BaseException, path: str, attempt: int) -> BaseExcept
         return exc  # ours already, or CancelledError / KeyboardInterrupt / SystemExit
 
     def error(message: str, *, retryable: bool = True) -> APIConnectionError:
-        cls = APITimeoutError if isinstance(exc, TimeoutError) else APIConnectionError
+        cls = APITimeoutError if isinstance(exc, _TIMEOUTS) else APIConnectionError
         return cls(message, retryable=retryable, method="GET", path=path, attempts=attempt)
 
     # TLS first: ClientSSLError is a ClientConnectorError, and must never be retried.
@@ -159,7 +162,7 @@ def _connection_error(exc: BaseException, path: str, attempt: int) -> BaseExcept
                         ssl.SSLError)):
         return error(f"TLS error: {exc}", retryable=False)
     # ServerTimeoutError (sock_read/connect) and the plain TimeoutError of `total`.
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, _TIMEOUTS):
         return error("the attempt timed out before a full answer arrived")
     if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return error(f"invalid URL: {exc}", retryable=False)
