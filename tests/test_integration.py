@@ -345,3 +345,18 @@ async def test_connection_refused_is_retried_then_typed() -> None:
             await c.models.list()
     assert info.value.attempts == 3
     assert len(sleep.delays) == 2
+
+
+@pytest.mark.parametrize("own_session", [True, False])
+async def test_headers_reach_the_server(server: FakeXAIServer, own_session: bool) -> None:
+    async with aiohttp.ClientSession() as caller_session:
+        session = None if own_session else caller_session
+        async with make_client(server, session=session, headers={"X-Team": "t1"}) as c:
+            await c.models.list()
+            await c.models.list(cache_ttl=0)
+    first, second = (r.headers for r in server.requests)
+    for headers in (first, second):
+        assert headers["authorization"] == f"Bearer {API_KEY}"
+        assert headers["user-agent"].startswith(f"xai-models-async/{xm.__version__}")
+        assert headers["x-team"] == "t1"
+    assert first["x-client-request-id"] != second["x-client-request-id"]

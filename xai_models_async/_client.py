@@ -110,6 +110,9 @@ class AsyncClient:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError(f"session must be an aiohttp.ClientSession, got {session!r}")
         self._headers = _build_headers(self._api_key, headers)
+        # Headers sent with each request on top of the session's: all of them on a session
+        # the application owns, none on ours (they are set once on the session instead).
+        self._per_request_headers = self._headers if session is not None else {}
         self._cache_ttl = check_ttl(cache_ttl)
         if cache is not None and not isinstance(cache, Cache):
             raise TypeError("cache must implement the Cache protocol (get, set, clear)")
@@ -215,6 +218,7 @@ class AsyncClient:
             connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
             session = aiohttp.ClientSession(
                 connector=connector,
+                headers=self._headers,
                 # An API client has no use for cookies, and parsing them costs time.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trace_configs=self._trace_configs,
@@ -301,7 +305,7 @@ class AsyncClient:
         slots = self._slots
         assert slots is not None
         url = _transport.join(self._base_url, path)
-        headers = {**self._headers, "x-client-request-id": self._call_id()}
+        headers = {**self._per_request_headers, "x-client-request-id": self._call_id()}
         started = self._clock()
         attempt = 0
         while True:
