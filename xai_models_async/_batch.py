@@ -2,17 +2,20 @@
 
 A batch of N calls with concurrency C must (a) keep at most C HTTP attempts in flight,
 (b) give a slot back while a call sleeps before a retry, so other calls proceed, and
-(c) not hold N tasks in memory at once. The dispatcher therefore starts a task only when
-a slot is free and *prepays* that slot for the task's first attempt (a :class:`Ticket`);
-a retry takes a slot again and gives it back before the next sleep. The ticket travels in
-a context variable, so the retry loop finds it without every layer passing it along.
+(c) not hold N tasks in memory at once.
+
+So C workers pull calls from one shared iterator, and every HTTP attempt takes one of C
+slots (a semaphore) through the worker's :class:`Ticket`. A worker about to sleep before
+a retry gives its slot back and asks for one more worker, which takes the free slot and
+the next call; the extra workers stop once the calls run out. The ticket travels in a
+context variable, so the retry loop finds it without every layer passing it along.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from xai_models_async._errors import XAIError
@@ -20,17 +23,20 @@ from xai_models_async._errors import XAIError
 __all__ = ["Ticket", "current_ticket", "gather_bounded"]
 
 T = TypeVar("T")
+X = TypeVar("X")
 
 
 class Ticket:
-    """One task's claim on its batch's slots: held from dispatch until its first attempt
-    ends; then taken and given back per attempt. ``release`` is idempotent."""
+    """A worker's claim on its batch's slots, taken per HTTP attempt. ``release`` is
+    idempotent; ``before_sleep`` gives the slot back and lets the batch start another
+    worker while this one waits to retry."""
 
-    __slots__ = ("_held", "_slots")
+    __slots__ = ("_held", "_on_sleep", "_slots")
 
-    def __init__(self, slots: asyncio.Semaphore) -> None:
+    def __init__(self, slots: asyncio.Semaphore, on_sleep: Callable[[], None]) -> None:
         self._slots = slots
-        self._held = True  # prepaid by the dispatcher
+        self._held = False
+        self._on_sleep = on_sleep
 
     async def acquire(self) -> None:
         if not self._held:
@@ -42,6 +48,10 @@ class Ticket:
             self._held = False
             self._slots.release()
 
+    def before_sleep(self) -> None:
+        self.release()
+        self._on_sleep()
+
 
 current_ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar(
     "xai_models_async_ticket", default=None
@@ -49,69 +59,79 @@ current_ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar(
 
 
 async def gather_bounded(
-    factories: Sequence[Callable[[], Awaitable[T]]],
+    call: Callable[[X], Awaitable[T]],
+    items: Sequence[X],
     *,
     concurrency: int,
     return_exceptions: bool,
 ) -> list[Any]:
-    """Run the factories' coroutines with at most ``concurrency`` HTTP attempts in flight.
+    """``await call(item)`` for every item with at most ``concurrency`` HTTP attempts in
+    flight (no closure or task per item is kept, only the results).
 
-    Results keep the order of ``factories``. Without ``return_exceptions`` the first
-    failure stops the dispatch, cancels what runs, and is raised once everything has
-    unwound; with it, each ``XAIError`` stands in its place (anything else is a bug and is
-    raised). Cancelling the caller cancels every task and waits for them, so no task
-    outlives the call.
+    Results keep the order of ``items``. Without ``return_exceptions`` the first
+    failure stops the batch, cancels what runs, and is raised once everything has unwound;
+    with it, each ``XAIError`` stands in its place (anything else is a bug and is raised).
+    Cancelling the caller cancels every worker and waits for them, so no task outlives
+    the call.
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be an int >= 1, got {concurrency!r}")
-    results: list[Any] = [None] * len(factories)
+    results: list[Any] = [None] * len(items)
+    if not items:
+        return results
+    pending: Iterator[tuple[int, X]] = iter(enumerate(items))
     slots = asyncio.Semaphore(concurrency)
-    running: set[asyncio.Future[None]] = set()
+    workers: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
+    remaining = [len(items)]  # items not yet taken by a worker
 
-    async def run(index: int, factory: Callable[[], Awaitable[T]], ticket: Ticket) -> None:
+    async def work() -> None:
+        ticket = Ticket(slots, spawn)
+        current_ticket.set(ticket)  # this task's own context: only its calls see it
         try:
-            results[index] = await factory()
-        except XAIError as exc:
-            if not return_exceptions:
-                raise
-            results[index] = exc
+            # next() never yields to the loop, so workers can share the iterator.
+            for index, item in pending:
+                remaining[0] -= 1
+                try:
+                    results[index] = await call(item)
+                except XAIError as exc:
+                    if not return_exceptions:
+                        raise
+                    results[index] = exc
+                if failures:
+                    return
         finally:
             ticket.release()
 
-    def finished(task: asyncio.Future[None]) -> None:
-        running.discard(task)
+    def finished(task: asyncio.Task[None]) -> None:
+        workers.discard(task)
         if not task.cancelled():
             exc = task.exception()  # also marks it retrieved
             if exc is not None and not failures:
                 failures.append(exc)
 
-    try:
-        for index, factory in enumerate(factories):
-            await slots.acquire()
-            if failures:
-                slots.release()
-                break
-            ticket = Ticket(slots)
-            token = current_ticket.set(ticket)
-            try:
-                task = asyncio.ensure_future(run(index, factory, ticket))
-            finally:
-                current_ticket.reset(token)
-            running.add(task)
+    def spawn() -> None:
+        if remaining[0] > 0 and not failures:
+            # The task copies the context; the ticket it sets stays in that copy.
+            task = asyncio.ensure_future(work())
+            workers.add(task)
             task.add_done_callback(finished)
-        while running and not failures:
-            await asyncio.wait(set(running), return_when=asyncio.FIRST_EXCEPTION)
+
+    for _ in range(min(concurrency, len(items))):
+        spawn()
+    try:
+        while workers and not failures:
+            await asyncio.wait(set(workers), return_when=asyncio.FIRST_EXCEPTION)
         if failures:
-            await _cancel_all(running)
+            await _cancel_all(workers)
             raise failures[0]
     except BaseException:
-        await _cancel_all(running)
+        await _cancel_all(workers)
         raise
     return results
 
 
-async def _cancel_all(tasks: set[asyncio.Future[None]]) -> None:
+async def _cancel_all(tasks: set[asyncio.Task[None]]) -> None:
     pending = [t for t in tasks if not t.done()]
     for task in pending:
         task.cancel()

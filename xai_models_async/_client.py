@@ -351,7 +351,10 @@ class AsyncClient:
                     "GET %s attempt %d failed, retrying in %.2f s: %s",
                     path, attempt, decision.delay, decision.reason,
                 )
-            # The response was released when `send` left its `async with`; sleep slot-free.
+            # The response was released when `send` left its `async with`, and both slots
+            # were given back: sleep holding nothing, and let the batch use the slot.
+            if ticket is not None:
+                ticket.before_sleep()
             await self._sleep(decision.delay)
 
     # -- catalog --------------------------------------------------------------------------
@@ -377,7 +380,7 @@ class AsyncClient:
         resources: list[Resource[Any]] = [getattr(self, kind) for kind in kinds]
         options: dict[str, Any] = {"retry": retry, "timeout": timeout, "cache_ttl": cache_ttl}
         lists = await gather_bounded(
-            [_bind_list(r, options) for r in resources],
+            lambda resource: resource.list(**options), resources,
             concurrency=len(resources), return_exceptions=return_exceptions,
         )
         errors: dict[str, XAIError] = {}
@@ -427,10 +430,6 @@ def _with_total(timeout: aiohttp.ClientTimeout, total: float) -> aiohttp.ClientT
         total=total, connect=timeout.connect, sock_read=timeout.sock_read,
         sock_connect=timeout.sock_connect, ceil_threshold=timeout.ceil_threshold,
     )
-
-
-def _bind_list(resource: Resource[Any], options: dict[str, Any]) -> Callable[[], Awaitable[Any]]:
-    return lambda: resource.list(**options)
 
 
 def _check_api_key(api_key: str | None) -> str:

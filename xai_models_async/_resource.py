@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
 
@@ -258,16 +258,17 @@ class Resource(Generic[M]):
             raise TypeError(
                 "model_ids must be a list of ids, not a single string (use get() for one id)"
             )
+        ids = model_ids if isinstance(model_ids, (list, tuple)) else list(model_ids)
         item_path = self._endpoint.item_path
-        paths = [(model_id, item_path(model_id)) for model_id in model_ids]  # checks all
+        for model_id in ids:
+            item_path(model_id)  # every id is checked before any request
 
-        def factory(model_id: str, path: str) -> Callable[[], Awaitable[M]]:
-            return lambda: self._get(model_id, path, retry=retry, timeout=timeout,
-                                     cache_ttl=cache_ttl)
+        def get(model_id: str) -> Coroutine[Any, Any, M]:
+            return self._get(model_id, item_path(model_id), retry=retry, timeout=timeout,
+                             cache_ttl=cache_ttl)
 
         return await gather_bounded(
-            [factory(model_id, path) for model_id, path in paths], concurrency=concurrency,
-            return_exceptions=return_exceptions,
+            get, ids, concurrency=concurrency, return_exceptions=return_exceptions
         )
 
     async def resolve(
