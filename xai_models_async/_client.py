@@ -380,7 +380,8 @@ class AsyncClient:
         resources: list[Resource[Any]] = [getattr(self, kind) for kind in kinds]
         options: dict[str, Any] = {"retry": retry, "timeout": timeout, "cache_ttl": cache_ttl}
         lists = await gather_bounded(
-            lambda resource: resource.list(**options), resources,
+            # The shared list, not list()'s defensive copy: Catalog stores a tuple anyway.
+            lambda resource: resource._list_shared(**options), resources,
             concurrency=len(resources), return_exceptions=return_exceptions,
         )
         errors: dict[str, XAIError] = {}
