@@ -44,25 +44,17 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _git_revision() -> str:
+def _git(*args: str) -> str:
     root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
+
+
+def _git_revision() -> str:
     try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "xai_models_async"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        rev = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--", "xai_models_async")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     # The library is often measured mid-development; say when the tree was not committed.
