@@ -12,6 +12,7 @@ inject resets twice to make one attempt of ours fail.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from contextlib import nullcontext as _nullcontext
 from typing import Any
@@ -360,3 +361,16 @@ async def test_headers_reach_the_server(server: FakeXAIServer, own_session: bool
         assert headers["user-agent"].startswith(f"xai-models-async/{xm.__version__}")
         assert headers["x-team"] == "t1"
     assert first["x-client-request-id"] != second["x-client-request-id"]
+
+
+async def test_failed_attempts_are_logged_at_debug(server: FakeXAIServer,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="xai_models_async")
+    server.inject(Fault.truncate(), path=LM_PATH)
+    async with make_client(server) as c:
+        await c.language_models.list()
+    lines = [r.getMessage() for r in caplog.records if r.name == "xai_models_async"]
+    assert any(line.startswith(f"GET {LM_PATH} failed in") and "attempt 1" in line
+               for line in lines)
+    assert any(line.startswith(f"GET {LM_PATH} -> 200") and "attempt 2" in line
+               for line in lines)

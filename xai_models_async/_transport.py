@@ -81,7 +81,11 @@ async def send(
                 resp_headers = resp.headers
                 reason = resp.reason
         except BaseException as exc:  # mapped below; CancelledError re-raised there
-            raise _connection_error(exc, path, attempt) from exc
+            error = _connection_error(exc, path, attempt)
+            if debug and isinstance(error, APIError):
+                logger.debug("GET %s failed in %.1f ms (attempt %d): %s", path,
+                             (time.perf_counter() - started) * 1000, attempt, error.message)
+            raise error from exc
         request_id = resp_headers.get("x-request-id")
         if debug:
             logger.debug(
