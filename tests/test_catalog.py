@@ -341,3 +341,15 @@ async def test_concurrent_catalog_calls_share_requests(server: FakeXAIServer) ->
         catalogs = await asyncio.gather(*(client.catalog() for _ in range(50)))
     assert all(c == catalogs[0] for c in catalogs)
     assert [server.count(p) for p in LIST_PATHS] == [1, 1, 1, 1]
+
+
+def test_local_not_found_does_not_pretend_to_be_an_http_answer() -> None:
+    catalog = xm.Catalog(language_models=(), models=())
+    with pytest.raises(xm.NotFoundError) as info:
+        catalog.find("grok-x")
+    err = info.value
+    assert err.from_server is False
+    assert err.status_code == 404
+    assert err.request_id is None
+    assert "HTTP" not in str(err)
+    assert str(err).startswith("find ")

@@ -29,10 +29,11 @@ class Cache(Protocol):
     an expired answer is fetched again rather than served forever. ``clear`` forgets
     every entry.
 
-    Keys (``"language_models:list"``, ``"language_models:get:grok-3"``) are unique within
-    one client, not across API keys: which models a key may use depends on its team, so
-    give each API key its own cache (or prefix the keys) when several clients share one
-    backend. A backend must tolerate concurrent calls from one event loop.
+    Keys look like ``"<scope>:language_models:list"`` or
+    ``"<scope>:language_models:get:grok-3"``, where the client's ``<scope>`` is a hash of
+    its base URL and API key: which models a key may use depends on its team, so clients
+    with different keys can share one backend safely. A backend must tolerate concurrent
+    calls from one event loop.
     """
 
     async def get(self, key: str) -> Any | None: ...

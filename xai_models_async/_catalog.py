@@ -98,7 +98,7 @@ class Catalog:
         pool: list[Any] = [m for k in kinds for m in getattr(self, k)]
         path = ENDPOINTS[kind].path if kind is not None else "catalog"
         # Not found: find_model raises NotFoundError with the close matches.
-        return find_model(pool, name, kind=kind or "models", path=path)  # type: ignore[no-any-return]
+        return find_model(pool, name, kind=kind or "models", path=path, method="find")  # type: ignore[no-any-return]
 
     def names(self) -> frozenset[str]:
         """Every id and alias in the catalog: what a request's ``model`` field accepts."""
@@ -112,7 +112,7 @@ class Catalog:
 
     def with_input(self, *modalities: str) -> list[TypedModel]:
         """Typed models (language, image, video, in that order) that accept every one of
-        ``modalities`` as input: ``with_input("text", "image")`` are the vision models.
+        ``modalities`` as input: ``with_input("text", "image")`` are the models that take images.
         ``/v1/models`` entries carry no modalities and never match."""
         wanted = _check_modalities(modalities)
         return [m for m in self._typed() if wanted.issubset(m.input_modalities)]

@@ -133,7 +133,9 @@ class APIStatusError(APIError):
     (a sentence, a kebab-case word or a number; ``None`` if absent). ``message``: the human
     message, URL-decoded. ``headers``: the response headers. ``body``: the parsed JSON body,
     or the raw text when it was not JSON. ``retry_after``: the server's requested wait in
-    seconds, when it sent one.
+    seconds, when it sent one. ``from_server`` is False for the ``NotFoundError`` that
+    ``resolve`` and ``Catalog.find`` raise themselves (``status_code`` 404, ``code``
+    ``"not_found"``, no request id).
     """
 
     status_code: int
@@ -147,9 +149,11 @@ class APIStatusError(APIError):
         headers: Mapping[str, str] | None = None,
         body: object = None,
         retry_after: float | None = None,
+        from_server: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
+        self.from_server = from_server
         self.status_code = status_code
         self.code = code
         self.headers: Mapping[str, str] = dict(headers) if headers is not None else {}
@@ -157,6 +161,8 @@ class APIStatusError(APIError):
         self.retry_after = retry_after
 
     def _describe(self) -> str:
+        if not self.from_server:  # raised by resolve()/Catalog.find, no HTTP status seen
+            return f"{self.method} {self.path}: {self.message}"
         text = f"{self.method} {self.path} -> HTTP {self.status_code}: {self.message}"
         if self.code is not None and str(self.code) not in self.message:
             text += f" (code: {self.code})"

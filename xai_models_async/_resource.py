@@ -248,7 +248,7 @@ class Resource(Generic[M]):
         cache_ttl: float | None = None,
     ) -> builtins.list[M] | builtins.list[M | XAIError]:
         """``get`` for many ids at once: at most ``concurrency`` requests in flight, results
-        in the order of ``model_ids`` (duplicates share one request).
+        in the order of ``model_ids`` (duplicates in flight together share one request).
 
         Without ``return_exceptions`` the first failure cancels the rest and is raised; with
         it, each failed id's ``XAIError`` stands in its place. Every id is checked before
@@ -298,7 +298,8 @@ class Resource(Generic[M]):
             await client._cache_set(_ttl_key(kind, model.id), model, ttl)
 
 
-def find_model(models: Sequence[T], name: str, *, kind: str, path: str) -> T:
+def find_model(models: Sequence[T], name: str, *, kind: str, path: str,
+               method: str = "resolve") -> T:
     """The model in ``models`` whose id, then alias, equals ``name``; else NotFoundError
     with close matches. Shared by ``Resource.resolve`` and ``Catalog.find``."""
     for model in models:
@@ -313,7 +314,7 @@ def find_model(models: Sequence[T], name: str, *, kind: str, path: str) -> T:
     label = kind.replace("_", " ").rstrip("s")
     error = NotFoundError(
         f"no {label} has the id or alias {name!r}{hint}",
-        status_code=404, code="not_found", method="GET", path=path,
+        status_code=404, code="not_found", method=method, path=path, from_server=False,
     )
     error.suggestions = close
     raise error

@@ -168,7 +168,8 @@ class _TokenPricing:
 class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
     """An object of ``GET /v1/models`` and ``GET /v1/models/{id}``.
 
-    Only ``id``, ``created``, ``object`` and ``owned_by`` are guaranteed; the live service
+    Only ``id``, ``created`` and ``owned_by`` are required (``object`` defaults to
+    ``"model"``); the live service
     sometimes adds aliases, prices, context length, a ``pricing`` list and ``capabilities``.
     """
 

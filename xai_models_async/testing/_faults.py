@@ -29,7 +29,8 @@ class Fault:
         status: answer with this HTTP status instead of the normal one. For ``status >= 400``
             and no ``body``, the body is a live-shaped xAI error,
             ``{"code": "...", "error": "..."}``. For a status below 400 and no ``body``, the
-            normal answer's body is sent with this status.
+            normal answer's body is sent with this status (none for 204 and 304, which
+            carry no body).
         body: the body to send: ``bytes`` and ``str`` as they are, a ``dict``/``list`` as
             JSON. Checked (JSON-encoded once) when the fault is built.
         headers: extra response headers, e.g. ``{"Retry-After": "2"}``. They override the
