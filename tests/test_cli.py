@@ -340,6 +340,8 @@ async def test_ctrl_c_exits_130(server: FakeXAIServer) -> None:
     ["--retries", "-1", "list"],
     ["get", "grok-3", "--kind", "audio"],
     ["--demo", "--base-url", "http://127.0.0.1:1", "list"],
+    ["get", ""],
+    ["resolve", "  "],
 ])
 async def test_bad_usage_exits_2(argv: list[str]) -> None:
     result = await run_cli(*argv, env=clean_env(XAI_API_KEY=SECRET))

@@ -84,6 +84,12 @@ async def gather_bounded(
     workers: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
     remaining = [len(items)]  # items not yet taken by a worker
+    # Set by the first failure or when the last worker ends; a snapshot wait would miss a
+    # worker started during a retry sleep.
+    wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    # Once the call has returned or raised, no worker may start: a shared single-flight
+    # request can outlive the batch and still hold one of its tickets.
+    stopped = [False]
 
     async def work() -> None:
         ticket = Ticket(slots, spawn)
@@ -109,9 +115,11 @@ async def gather_bounded(
             exc = task.exception()  # also marks it retrieved
             if exc is not None and not failures:
                 failures.append(exc)
+        if (failures or not workers) and not wake.done():
+            wake.set_result(None)
 
     def spawn() -> None:
-        if remaining[0] > 0 and not failures:
+        if remaining[0] > 0 and not failures and not stopped[0]:
             # The task copies the context; the ticket it sets stays in that copy.
             task = asyncio.ensure_future(work())
             workers.add(task)
@@ -120,14 +128,17 @@ async def gather_bounded(
     for _ in range(min(concurrency, len(items))):
         spawn()
     try:
-        while workers and not failures:
-            await asyncio.wait(set(workers), return_when=asyncio.FIRST_EXCEPTION)
+        await wake
         if failures:
+            stopped[0] = True
             await _cancel_all(workers)
             raise failures[0]
     except BaseException:
+        stopped[0] = True
         await _cancel_all(workers)
         raise
+    finally:
+        stopped[0] = True
     return results
 
 

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
+import msgspec
 from yarl import URL
 
 from xai_models_async import _transport
@@ -162,6 +163,12 @@ class AsyncClient:
         Idempotent; the client cannot be used afterwards."""
         if self._closed:
             return
+        loop = self._loop
+        if (loop is not None and not loop.is_closed() and self._owns_session
+                and asyncio.get_running_loop() is not loop):
+            # aiohttp cannot close a session from another loop; changing nothing lets the
+            # caller still close it properly.
+            raise XAIError("close() must run in the event loop this AsyncClient was used in")
         self._closed = True
         session, self._session = self._session, None
         if session is None or not self._owns_session or session.closed:
@@ -261,10 +268,14 @@ class AsyncClient:
         async def fetch() -> T:
             generation = self._cache_generation
             response, attempts = await self._send(session, path, policy, attempt_timeout)
-            value = decode(
-                decoder, response.body, path=path, attempts=attempts,
-                request_id=response.request_id, status=response.status,
-            )
+            try:
+                value = decode(
+                    decoder, response.body, path=path, attempts=attempts,
+                    request_id=response.request_id, status=response.status,
+                )
+            except APIError as error:
+                self._scrub(error)
+                raise
             # An answer that started before cache_clear() must not repopulate the cache.
             if ttl and generation == self._cache_generation:
                 if also_cache is not None:
@@ -308,35 +319,35 @@ class AsyncClient:
         headers = {**self._per_request_headers, "x-client-request-id": self._call_id()}
         started = self._clock()
         attempt = 0
+        last_error: APIError | None = None
         while True:
+            if self._closed:  # closed while this call slept before a retry
+                raise XAIError("this AsyncClient was closed while the call was retrying")
             attempt += 1
-            attempt_timeout = timeout
-            if policy.deadline is not None:
-                remaining = policy.deadline - (self._clock() - started)
-                if remaining <= 0:
-                    raise APITimeoutError(
-                        f"the retry deadline of {policy.deadline:g} s has passed",
-                        method="GET", path=path, attempts=attempt - 1,
-                    )
-                if timeout.total is None or timeout.total > remaining:
-                    attempt_timeout = _with_total(timeout, remaining)
             ticket = current_ticket.get()
-            try:
+            if ticket is not None:
+                await ticket.acquire()
+            await slots.acquire()
+            # After the wait for a slot, which counts against the deadline too.
+            attempt_timeout = self._fit_deadline(policy, timeout, started)
+            if attempt_timeout is None:
+                slots.release()
                 if ticket is not None:
-                    await ticket.acquire()
-                await slots.acquire()
-                try:
-                    response = await _transport.send(
-                        session, url, path, headers=headers,
-                        timeout=attempt_timeout, attempt=attempt,
-                    )
-                finally:
-                    slots.release()
-                    if ticket is not None:
-                        ticket.release()
+                    ticket.release()
+                raise APITimeoutError(
+                    f"the retry deadline of {policy.deadline:g} s has passed"
+                    + (f"; last failure: {last_error}" if last_error else ""),
+                    method="GET", path=path, attempts=attempt - 1,
+                ) from last_error
+            try:
+                response = await _transport.send(
+                    session, url, path, headers=headers,
+                    timeout=attempt_timeout, attempt=attempt,
+                )
                 return response, attempt
             except APIError as error:
-                error.attempts = attempt
+                self._scrub(error)
+                last_error = error
                 decision = decide(
                     policy, error, attempt=attempt, elapsed=self._clock() - started,
                     rand=self._random(),
@@ -351,11 +362,47 @@ class AsyncClient:
                     "GET %s attempt %d failed, retrying in %.2f s: %s",
                     path, attempt, decision.delay, decision.reason,
                 )
+            finally:
+                slots.release()
+                if ticket is not None:
+                    ticket.release()
             # The response was released when `send` left its `async with`, and both slots
             # were given back: sleep holding nothing, and let the batch use the slot.
             if ticket is not None:
                 ticket.before_sleep()
             await self._sleep(decision.delay)
+
+    def _fit_deadline(
+        self, policy: RetryPolicy, timeout: aiohttp.ClientTimeout, started: float
+    ) -> aiohttp.ClientTimeout | None:
+        """This attempt's timeout, shortened to end by the policy's deadline; None once the
+        deadline has passed."""
+        if policy.deadline is None:
+            return timeout
+        remaining = policy.deadline - (self._clock() - started)
+        if remaining <= 0:
+            return None
+        if timeout.total is None or timeout.total > remaining:
+            return _with_total(timeout, remaining)
+        return timeout
+
+    def _scrub(self, error: APIError) -> None:
+        """Mask this client's own key wherever a server echoed it into an error (any key,
+        not only ``xai-`` ones, which the error parser masks already)."""
+        key = self._api_key
+        if key in error.message:
+            error.message = error.message.replace(key, "***")
+            error.args = (error.message,)
+        body = getattr(error, "body", None)
+        if isinstance(body, bytes) and key.encode() in body:
+            error.body = body.replace(key.encode(), b"***")  # type: ignore[attr-defined]
+        elif isinstance(body, str) and key in body:
+            error.body = body.replace(key, "***")  # type: ignore[attr-defined]
+        elif isinstance(body, (dict, list)):
+            raw = msgspec.json.encode(body)
+            if key.encode() in raw:
+                error.body = msgspec.json.decode(  # type: ignore[attr-defined]
+                    raw.replace(key.encode(), b"***"))
 
     # -- catalog --------------------------------------------------------------------------
 
@@ -438,13 +485,13 @@ def _check_api_key(api_key: str | None) -> str:
     if api_key is None:
         api_key = os.environ.get("XAI_API_KEY")
         source = "XAI_API_KEY"
+    if api_key is not None and not isinstance(api_key, str):
+        raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
     if api_key is None or not api_key.strip():
         raise XAIError(
             "no API key: pass AsyncClient(api_key=...) or set the XAI_API_KEY environment "
             "variable (create a key at https://console.x.ai)"
         )
-    if not isinstance(api_key, str):
-        raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
     key = api_key.strip()
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in key) or not key.isascii():
         # Never echo the key: only say what is wrong with it.
@@ -469,6 +516,10 @@ def _check_base_url(base_url: str | URL | None) -> URL:
             f"{source} must be an http(s) URL with a host, like {DEFAULT_BASE_URL!r}; "
             f"got {str(base_url)!r}"
         )
+    if url.user is not None or url.password is not None:
+        # Never echo it: the part before "@" may be a password.
+        raise ValueError(f"{source} must not carry a user name or password; pass the key "
+                         "as api_key")
     if url.query_string or url.fragment:
         raise ValueError(f"{source} must not carry a query or fragment: {str(base_url)!r}")
     path = url.raw_path.rstrip("/")
@@ -479,6 +530,13 @@ def _check_base_url(base_url: str | URL | None) -> URL:
 
 def _check_timeout(timeout: object, name: str) -> aiohttp.ClientTimeout:
     if isinstance(timeout, aiohttp.ClientTimeout):
+        for field in ("total", "connect", "sock_read", "sock_connect"):
+            value = getattr(timeout, field)
+            # aiohttp treats 0 (and a negative number) as "no timeout": say so, not hang.
+            if value is not None and (not isinstance(value, (int, float)) or value <= 0
+                                      or math.isnan(value)):
+                raise ValueError(f"{name}.{field} must be None or a number of seconds > 0, "
+                                 f"got {value!r}")
         return timeout
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(

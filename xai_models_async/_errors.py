@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import msgspec
+from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
     "APIConnectionError",
@@ -156,7 +157,7 @@ class APIStatusError(APIError):
         self.from_server = from_server
         self.status_code = status_code
         self.code = code
-        self.headers: Mapping[str, str] = dict(headers) if headers is not None else {}
+        self.headers: Mapping[str, str] = CIMultiDictProxy(CIMultiDict(headers or {}))
         self.body = body
         self.retry_after = retry_after
 
@@ -277,8 +278,8 @@ def parse_error_body(body: bytes, status: int, reason: str | None = None) -> Err
     text = body.decode("utf-8", "replace").strip() if body else ""
     if text:
         try:
-            parsed = msgspec.json.decode(body)
-        except msgspec.DecodeError:
+            parsed = _decode_json(body, text)
+        except (msgspec.DecodeError, RecursionError):  # msgspec: ~1,000 levels deep
             parsed = text
             message = text  # not JSON: HTML from a proxy, plain text, a cut-off body
         else:
@@ -292,6 +293,15 @@ def parse_error_body(body: bytes, status: int, reason: str | None = None) -> Err
         reason_text = reason or "no reason given"
         message = f"HTTP {status} {reason_text} (empty or unreadable error body)"
     return ErrorBody(message=message, code=code, parsed=parsed if parsed is not None else text)
+
+
+def _decode_json(body: bytes, text: str) -> object:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        # One invalid UTF-8 byte should not cost the parsed message: retry on the text
+        # with the bad bytes replaced (the same text, when it was not JSON at all).
+        return msgspec.json.decode(text.encode())
 
 
 def _from_mapping(obj: dict[Any, Any]) -> tuple[str | None, str | int | None]:

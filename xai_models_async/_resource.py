@@ -17,7 +17,12 @@ import aiohttp
 import msgspec
 
 from xai_models_async._batch import gather_bounded
-from xai_models_async._errors import APIResponseValidationError, NotFoundError, XAIError
+from xai_models_async._errors import (
+    APIResponseValidationError,
+    NotFoundError,
+    XAIError,
+    mask_secrets,
+)
 from xai_models_async._retry import RetryPolicy
 from xai_models_async.types import (
     ImageGenerationModel,
@@ -95,7 +100,10 @@ def encode_id(model_id: object) -> str:
         raise ValueError("model_id must be a non-empty string")
     if model_id in (".", ".."):
         return model_id.replace(".", "%2E")
-    return quote(model_id, safe="")
+    try:
+        return quote(model_id, safe="")
+    except UnicodeEncodeError:  # a lone surrogate such as "\ud800"
+        raise ValueError("model_id is not valid Unicode text") from None
 
 
 def decode(decoder: Callable[[bytes], T], body: bytes, *, path: str, attempts: int,
@@ -106,8 +114,8 @@ def decode(decoder: Callable[[bytes], T], body: bytes, *, path: str, attempts: i
         return decoder(body)
     except msgspec.ValidationError as exc:  # a subclass of DecodeError: catch it first
         problem = f"the response does not fit the expected type: {exc}"
-    except msgspec.DecodeError as exc:
-        snippet = body[:80].decode("utf-8", "replace")
+    except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
+        snippet = mask_secrets(body[:80].decode("utf-8", "replace"))
         problem = f"the response is not valid JSON ({exc}); it starts with {snippet!r}"
     raise APIResponseValidationError(
         problem, body=body[:2048], status_code=status, method="GET", path=path,

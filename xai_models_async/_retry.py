@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 
 from xai_models_async._errors import (
@@ -136,6 +137,8 @@ def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
         return None
     if when is None:  # pragma: no cover - older Pythons returned None for garbage
         return None
+    if when.tzinfo is None:  # an HTTP-date is GMT; the asctime form just does not say so
+        when = when.replace(tzinfo=timezone.utc)
     try:
         delta = when.timestamp() - now
     except (OverflowError, OSError, ValueError):

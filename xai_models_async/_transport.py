@@ -73,8 +73,10 @@ async def send(
     home = origin(url)
     for _ in range(_MAX_REDIRECTS + 1):
         try:
+            # raise_for_status=False: an application's own session may default to True.
             async with session.get(
-                url, headers=headers, timeout=timeout, allow_redirects=False
+                url, headers=headers, timeout=timeout, allow_redirects=False,
+                raise_for_status=False,
             ) as resp:
                 body = await resp.read()
                 status = resp.status
@@ -82,6 +84,8 @@ async def send(
                 reason = resp.reason
         except BaseException as exc:  # mapped below; CancelledError re-raised there
             error = _connection_error(exc, path, attempt)
+            if error is exc:
+                raise  # CancelledError and friends, untouched
             if debug and isinstance(error, APIError):
                 logger.debug("GET %s failed in %.1f ms (attempt %d): %s", path,
                              (time.perf_counter() - started) * 1000, attempt, error.message)

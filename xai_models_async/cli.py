@@ -73,6 +73,13 @@ class CLIError(Exception):
 # -- argument parsing ----------------------------------------------------------------------
 
 
+def _name(text: str) -> str:
+    # An empty id is a usage mistake (exit 2), not an API error.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -167,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         "get", parents=shared, help="show one model by its id",
         description="Show one model by its exact id. Without --kind it asks /v1/models/{id}.",
     )
-    p.add_argument("model_id", metavar="MODEL_ID")
+    p.add_argument("model_id", metavar="MODEL_ID", type=_name)
     p.add_argument("--kind", choices=kind_names, default=None,
                    help="ask this family's endpoint (default: /v1/models)")
 
@@ -175,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "resolve", parents=shared, help="find a model by id or alias (e.g. grok-4-latest)",
         description="Find the model whose id or one of whose aliases is ALIAS.",
     )
-    p.add_argument("alias", metavar="ALIAS")
+    p.add_argument("alias", metavar="ALIAS", type=_name)
     p.add_argument("--kind", choices=kind_names, default="language",
                    help="which list to search (default: %(default)s)")
 
