@@ -468,3 +468,27 @@ async def test_session_is_created_lazily_in_the_loop() -> None:
     assert c._session is None
     async with c:
         pass
+
+
+@pytest.mark.parametrize(
+    ("url", "warns"),
+    [
+        ("http://api.example.com", True),
+        ("http://10.0.0.5:8080", True),
+        ("http://127.0.0.1:8000", False),
+        ("http://localhost:8000", False),
+        ("http://[::1]:8000", False),
+        ("https://api.example.com", False),
+    ],
+)
+def test_plain_http_beyond_loopback_warns(url: str, warns: bool) -> None:
+    import inspect
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+        xm.AsyncClient(API_KEY, base_url=url)
+    ours = [w for w in caught if "unencrypted" in str(w.message)]
+    assert len(ours) == (1 if warns else 0)
+    if warns:
+        assert (ours[0].filename, ours[0].lineno) == (__file__, line)  # the caller's line

@@ -137,3 +137,30 @@ def test_retry_after_is_reported_in_the_message() -> None:
     assert err.retry_after == 3600
     assert "3600" in str(err)
     assert "3 attempts" in str(err)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        xm.NotFoundError("nope", status_code=404, code="x", headers={"X-Request-Id": "r1"},
+                         body={"error": "nope"}, method="GET", path="/v1/models/x",
+                         attempts=2, request_id="r1"),
+        xm.RateLimitError("slow", status_code=429, retry_after=3.0, method="GET", path="/p"),
+        xm.APITimeoutError("slow", method="GET", path="/p", attempts=3),
+        xm.APIConnectionError("tls", retryable=False, method="GET", path="/p"),
+        xm.APIResponseValidationError("bad", body=b"{", method="GET", path="/p"),
+    ],
+)
+def test_errors_survive_pickling(error: xm.APIError) -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.__dict__.keys() == error.__dict__.keys()
+    for name, value in vars(error).items():
+        if name == "headers":
+            assert dict(copy.headers) == dict(value)
+            assert copy.headers.get("x-request-id") == value.get("X-Request-Id")
+        else:
+            assert getattr(copy, name) == value, name

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import itertools
 import logging
 import math
@@ -522,10 +523,26 @@ def _check_base_url(base_url: str | URL | None) -> URL:
                          "as api_key")
     if url.query_string or url.fragment:
         raise ValueError(f"{source} must not carry a query or fragment: {str(base_url)!r}")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        warnings.warn(
+            f"{source} uses plain http to {url.host}: the API key will cross the network "
+            "unencrypted (use https)",
+            UserWarning,
+            stacklevel=3,  # _check_base_url <- __init__ <- the caller
+        )
     path = url.raw_path.rstrip("/")
     if path.endswith("/v1"):  # xAI's OpenAI-compatible docs write https://api.x.ai/v1
         path = path[: -len("/v1")]
     return url.with_path(path or "/", encoded=True)
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host in (None, "localhost") or (host or "").endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
 
 
 def _check_timeout(timeout: object, name: str) -> aiohttp.ClientTimeout:

@@ -86,6 +86,15 @@ class APIError(XAIError):
         self.attempts = attempts
         self.request_id = request_id
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments and a CIMultiDict of headers defeat the default pickling
+        # of exceptions; errors must cross process boundaries (executors, task queues).
+        state = dict(self.__dict__)
+        headers = state.get("headers")
+        if headers is not None:
+            state["headers"] = list(headers.items())
+        return (_rebuild, (type(self), state))
+
     def __str__(self) -> str:
         text = self._describe()
         if self.attempts > 1:
@@ -96,6 +105,16 @@ class APIError(XAIError):
 
     def _describe(self) -> str:
         return f"{self.method} {self.path}: {self.message}"
+
+
+def _rebuild(cls: type[APIError], state: dict[str, Any]) -> APIError:
+    error = cls.__new__(cls)
+    headers = state.get("headers")
+    if headers is not None:
+        state["headers"] = CIMultiDictProxy(CIMultiDict(headers))
+    error.__dict__.update(state)
+    error.args = (state.get("message", ""),)
+    return error
 
 
 class APIConnectionError(APIError):
