@@ -206,8 +206,8 @@ class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
             msgspec.structs.force_setattr(self, "pricing", ())
 
 
-class LanguageModel(_Struct, _TokenPricing, frozen=True, kw_only=True):
-    """An object of ``GET /v1/language-models`` and ``GET /v1/language-models/{id}``."""
+class _Versioned(_Struct, frozen=True, kw_only=True):
+    """The fields every typed model object starts with (not ``/v1/models`` objects)."""
 
     id: str
     fingerprint: str
@@ -215,6 +215,11 @@ class LanguageModel(_Struct, _TokenPricing, frozen=True, kw_only=True):
     object: str = "model"
     owned_by: str
     version: str
+
+
+class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
+    """An object of ``GET /v1/language-models`` and ``GET /v1/language-models/{id}``."""
+
     input_modalities: tuple[str, ...]
     output_modalities: tuple[str, ...]
     prompt_text_token_price: int
@@ -303,19 +308,13 @@ class LanguageModel(_Struct, _TokenPricing, frozen=True, kw_only=True):
         )
 
 
-class ImageGenerationModel(_Struct, frozen=True, kw_only=True):
+class ImageGenerationModel(_Versioned, frozen=True, kw_only=True):
     """An object of ``GET /v1/image-generation-models`` and ``.../{id}``.
 
     xAI's examples carry token prices that its field list does not name, and omit
     ``image_price`` and the modalities that it calls required; both kinds are optional here.
     """
 
-    id: str
-    fingerprint: str
-    created: int
-    object: str = "model"
-    owned_by: str
-    version: str
     max_prompt_length: int
     aliases: tuple[str, ...]
     input_modalities: tuple[str, ...] = ()
@@ -339,15 +338,10 @@ class ImageGenerationModel(_Struct, frozen=True, kw_only=True):
         "USD per 1M generated image tokens.",
     )
 
-class VideoGenerationModel(_Struct, frozen=True, kw_only=True):
+
+class VideoGenerationModel(_Versioned, frozen=True, kw_only=True):
     """An object of ``GET /v1/video-generation-models`` and ``.../{id}``."""
 
-    id: str
-    fingerprint: str
-    created: int
-    object: str = "model"
-    owned_by: str
-    version: str
     input_modalities: tuple[str, ...]
     output_modalities: tuple[str, ...]
     aliases: tuple[str, ...]
