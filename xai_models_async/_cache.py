@@ -45,12 +45,14 @@ class Cache(Protocol):
 
 class MemoryCache:
     """The default in-memory cache: TTL per entry, least recently used entries evicted past
-    ``maxsize``. Safe under concurrency within one event loop (no await inside an update).
+    ``maxsize`` (16,384: room for a cached list of every kind and each listed model, which
+    are stored only as references). Safe under concurrency within one event loop (no await
+    inside an update).
     ``clock`` (default ``time.monotonic``) is injectable so tests never wait."""
 
     __slots__ = ("_clock", "_data", "_maxsize")
 
-    def __init__(self, maxsize: int = 4096, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, maxsize: int = 16384, *, clock: Callable[[], float] | None = None) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ValueError(f"maxsize must be an int >= 1, got {maxsize!r}")
         self._maxsize = maxsize

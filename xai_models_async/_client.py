@@ -174,7 +174,7 @@ class AsyncClient:
         session, self._session = self._session, None
         if session is None or not self._owns_session or session.closed:
             return
-        if self._loop is not None and self._loop.is_closed():
+        if loop is not None and loop.is_closed():
             # The loop that owned the connections is gone, and its sockets with it; there
             # is nothing left to close, and aiohttp cannot close it from this loop.
             return
