@@ -83,21 +83,22 @@ async def gather_bounded(
     slots = asyncio.Semaphore(concurrency)
     workers: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
-    remaining = [len(items)]  # items not yet taken by a worker
+    remaining = len(items)  # items not yet taken by a worker
     # Set by the first failure or when the last worker ends; a snapshot wait would miss a
     # worker started during a retry sleep.
     wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     # Once the call has returned or raised, no worker may start: a shared single-flight
     # request can outlive the batch and still hold one of its tickets.
-    stopped = [False]
+    stopped = False
 
     async def work() -> None:
+        nonlocal remaining
         ticket = Ticket(slots, spawn)
         current_ticket.set(ticket)  # this task's own context: only its calls see it
         try:
             # next() never yields to the loop, so workers can share the iterator.
             for index, item in pending:
-                remaining[0] -= 1
+                remaining -= 1
                 try:
                     results[index] = await call(item)
                 except XAIError as exc:
@@ -119,7 +120,7 @@ async def gather_bounded(
             wake.set_result(None)
 
     def spawn() -> None:
-        if remaining[0] > 0 and not failures and not stopped[0]:
+        if remaining > 0 and not failures and not stopped:
             # The task copies the context; the ticket it sets stays in that copy.
             task = asyncio.ensure_future(work())
             workers.add(task)
@@ -130,15 +131,15 @@ async def gather_bounded(
     try:
         await wake
         if failures:
-            stopped[0] = True
+            stopped = True
             await _cancel_all(workers)
             raise failures[0]
     except BaseException:
-        stopped[0] = True
+        stopped = True
         await _cancel_all(workers)
         raise
     finally:
-        stopped[0] = True
+        stopped = True
     return results
 
 
