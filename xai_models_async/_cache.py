@@ -60,9 +60,6 @@ class MemoryCache:
         self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
 
     async def get(self, key: str) -> Any | None:
-        return self.get_nowait(key)
-
-    def get_nowait(self, key: str) -> Any | None:
         entry = self._data.get(key)
         if entry is None:
             return None

@@ -25,7 +25,7 @@ image tokens at the image prompt price, the rest at the prompt text price.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, overload
 
 import msgspec
 
@@ -348,8 +348,3 @@ class VideoGenerationModel(_Versioned, frozen=True, kw_only=True):
 
 
 AnyModel = Model | LanguageModel | ImageGenerationModel | VideoGenerationModel
-
-
-def to_builtins(obj: Any) -> Any:
-    """Plain dicts/lists of a Struct (or list of Structs), as ``msgspec.to_builtins`` gives."""
-    return msgspec.to_builtins(obj)
