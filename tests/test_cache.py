@@ -14,7 +14,7 @@ import pytest
 
 import xai_models_async as xm
 from tests.conftest import client_for
-from xai_models_async._cache import SingleFlight
+from xai_models_async._flight import SingleFlight
 from xai_models_async.testing import FakeXAIServer, Fault, make_catalog
 
 GROK3 = "/v1/language-models/grok-3"

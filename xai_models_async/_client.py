@@ -27,9 +27,10 @@ from yarl import URL
 
 from xai_models_async import _transport
 from xai_models_async._batch import current_ticket, gather_bounded
-from xai_models_async._cache import Cache, MemoryCache, SingleFlight, check_ttl
+from xai_models_async._cache import Cache, MemoryCache, check_ttl
 from xai_models_async._catalog import Catalog
 from xai_models_async._errors import APIError, APITimeoutError, XAIError
+from xai_models_async._flight import SingleFlight
 from xai_models_async._resource import (
     DEFAULT_CONCURRENCY,
     ENDPOINTS,
