@@ -29,6 +29,7 @@ from xai_models_async import _transport
 from xai_models_async._batch import current_ticket, gather_bounded
 from xai_models_async._cache import Cache, MemoryCache, check_ttl
 from xai_models_async._catalog import Catalog
+from xai_models_async._deadlines import Deadlines
 from xai_models_async._errors import APIError, APITimeoutError, XAIError
 from xai_models_async._flight import SingleFlight
 from xai_models_async._resource import (
@@ -102,7 +103,9 @@ class AsyncClient:
     ) -> None:
         self._api_key = _check_api_key(api_key)
         self._base_url = _check_base_url(base_url)
+        self._base_path = self._base_url.raw_path.rstrip("/")
         self._timeout = _check_timeout(timeout, "timeout")
+        self._phases = _without_total(self._timeout)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy or None, got {retry!r}")
         self._retry = retry if retry is not None else RetryPolicy()
@@ -133,6 +136,7 @@ class AsyncClient:
         self._owns_session = session is None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._deadlines: Deadlines | None = None
         self._flights = SingleFlight()
         self._closed = False
         # x-client-request-id: a random UUID4 per client with a call counter in its 48 node
@@ -172,6 +176,8 @@ class AsyncClient:
             # caller still close it properly.
             raise XAIError("close() must run in the event loop this AsyncClient was used in")
         self._closed = True
+        if self._deadlines is not None:
+            self._deadlines.close()
         session, self._session = self._session, None
         if session is None or not self._owns_session or session.closed:
             return
@@ -237,6 +243,7 @@ class AsyncClient:
             raise XAIError("the aiohttp.ClientSession given to AsyncClient is closed")
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._max_connections)
+            self._deadlines = Deadlines(loop)
         return session
 
     # -- the request pipeline -------------------------------------------------------------
@@ -316,9 +323,14 @@ class AsyncClient:
         """The retry loop: one attempt after another until success or ``decide`` says stop.
         Slots (pool and batch) are held per attempt, never during a sleep."""
         slots = self._slots
+        deadlines = self._deadlines
         assert slots is not None
-        url = _transport.join(self._base_url, path)
+        assert deadlines is not None
+        url = self._base_url.with_path(self._base_path + path, encoded=True)
         headers = {**self._per_request_headers, "x-client-request-id": self._call_id()}
+        # `total` is enforced by `deadlines`, the other fields by aiohttp itself.
+        phases = self._phases if timeout is self._timeout else _without_total(timeout)
+        task = asyncio.current_task()
         started = self._clock()
         attempt = 0
         last_error: APIError | None = None
@@ -331,21 +343,40 @@ class AsyncClient:
                 await ticket.acquire()
             await slots.acquire()
             # After the wait for a slot, which counts against the deadline too.
-            attempt_timeout = self._fit_deadline(policy, timeout, started)
-            if attempt_timeout is None:
-                slots.release()
-                if ticket is not None:
-                    ticket.release()
-                raise APITimeoutError(
-                    f"the retry deadline of {policy.deadline:g} s has passed"
-                    + (f"; last failure: {last_error}" if last_error else ""),
-                    method="GET", path=path, attempts=attempt - 1,
-                ) from last_error
+            seconds = timeout.total
+            if policy.deadline is not None:
+                remaining = policy.deadline - (self._clock() - started)
+                if remaining <= 0:
+                    slots.release()
+                    if ticket is not None:
+                        ticket.release()
+                    raise APITimeoutError(
+                        f"the retry deadline of {policy.deadline:g} s has passed"
+                        + (f"; last failure: {last_error}" if last_error else ""),
+                        method="GET", path=path, attempts=attempt - 1,
+                    ) from last_error
+                if seconds is None or seconds > remaining:
+                    seconds = remaining
             try:
-                response = await _transport.send(
-                    session, url, path, headers=headers,
-                    timeout=attempt_timeout, attempt=attempt,
-                )
+                if seconds is None:
+                    response = await _transport.send(
+                        session, url, path, headers=headers, timeout=phases, attempt=attempt)
+                elif task is None:  # not in an asyncio task: let aiohttp keep time
+                    response = await _transport.send(
+                        session, url, path, headers=headers,
+                        timeout=_with_total(phases, seconds), attempt=attempt)
+                else:
+                    watch = deadlines.start(task, seconds)
+                    try:
+                        response = await _transport.send(
+                            session, url, path, headers=headers, timeout=phases,
+                            attempt=attempt)
+                    except asyncio.CancelledError:
+                        if not watch.timed_out():
+                            raise
+                        raise _transport.timed_out(path, attempt) from None
+                    finally:
+                        deadlines.finish(watch)
                 return response, attempt
             except APIError as error:
                 self._scrub(error)
@@ -373,20 +404,6 @@ class AsyncClient:
             if ticket is not None:
                 ticket.before_sleep()
             await self._sleep(decision.delay)
-
-    def _fit_deadline(
-        self, policy: RetryPolicy, timeout: aiohttp.ClientTimeout, started: float
-    ) -> aiohttp.ClientTimeout | None:
-        """This attempt's timeout, shortened to end by the policy's deadline; None once the
-        deadline has passed."""
-        if policy.deadline is None:
-            return timeout
-        remaining = policy.deadline - (self._clock() - started)
-        if remaining <= 0:
-            return None
-        if timeout.total is None or timeout.total > remaining:
-            return _with_total(timeout, remaining)
-        return timeout
 
     def _scrub(self, error: APIError) -> None:
         """Mask this client's own key wherever a server echoed it into an error (any key,
@@ -475,11 +492,16 @@ class AsyncClient:
         await self._cache.clear()
 
 
-def _with_total(timeout: aiohttp.ClientTimeout, total: float) -> aiohttp.ClientTimeout:
+def _with_total(timeout: aiohttp.ClientTimeout, total: float | None) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
         total=total, connect=timeout.connect, sock_read=timeout.sock_read,
         sock_connect=timeout.sock_connect, ceil_threshold=timeout.ceil_threshold,
     )
+
+
+def _without_total(timeout: aiohttp.ClientTimeout) -> aiohttp.ClientTimeout:
+    """What aiohttp still enforces itself: connect and read timeouts, not ``total``."""
+    return _with_total(timeout, None)
 
 
 def _check_api_key(api_key: str | None) -> str:

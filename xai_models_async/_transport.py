@@ -156,6 +156,15 @@ def _safe_origin(url: URL | None) -> str:
     return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.explicit_port else "")
 
 
+def timed_out(path: str, attempt: int) -> APITimeoutError:
+    """The error of an attempt that ran past its ``total`` time."""
+    return APITimeoutError(_TIMED_OUT, retryable=True, method="GET", path=path,
+                           attempts=attempt)
+
+
+_TIMED_OUT = "the attempt timed out before a full answer arrived"
+
+
 def _connection_error(exc: BaseException, path: str, attempt: int) -> BaseException:
     """Map a failure of one attempt to this library's error (cancellation passes through)."""
     if isinstance(exc, APIError) or not isinstance(exc, Exception):
@@ -171,7 +180,7 @@ def _connection_error(exc: BaseException, path: str, attempt: int) -> BaseExcept
         return error(f"TLS error: {exc}", retryable=False)
     # ServerTimeoutError (sock_read/connect) and the plain TimeoutError of `total`.
     if isinstance(exc, _TIMEOUTS):
-        return error("the attempt timed out before a full answer arrived")
+        return error(_TIMED_OUT)
     if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return error(f"invalid URL: {exc}", retryable=False)
     if isinstance(exc, aiohttp.ClientPayloadError):
