@@ -19,8 +19,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from typing import Any
 
-__all__ = ["Attempt", "Deadlines"]
+__all__ = ["DEADLINE_PASSED", "Attempt", "Deadlines"]
+
+#: The message of the cancellation a deadline sends; single-flight never defers this one.
+DEADLINE_PASSED = "xai_models_async: the attempt's deadline passed"
 
 # The loop runs timers this close to their time (asyncio's own _clock_resolution).
 _RESOLUTION = time.get_clock_info("monotonic").resolution
@@ -31,7 +35,7 @@ class Attempt:
 
     __slots__ = ("cancelling", "deadline", "expired", "task")
 
-    def __init__(self, task: asyncio.Task[object], deadline: float) -> None:
+    def __init__(self, task: asyncio.Task[Any], deadline: float) -> None:
         self.task = task
         self.deadline = deadline
         self.expired = False
@@ -65,7 +69,7 @@ class Deadlines:
     def __len__(self) -> int:
         return len(self._attempts)
 
-    def start(self, task: asyncio.Task[object], seconds: float) -> Attempt:
+    def start(self, task: asyncio.Task[Any], seconds: float) -> Attempt:
         """Watch an attempt of ``task`` that may take ``seconds`` at most."""
         deadline = self._loop.time() + seconds
         attempt = Attempt(task, deadline)
@@ -78,6 +82,13 @@ class Deadlines:
         """The attempt is over (whatever its outcome). The timer is left as it is: when it
         fires with nothing due, it just moves on to the next deadline."""
         self._attempts.pop(attempt, None)
+
+    def retarget(self, old: asyncio.Task[Any], new: asyncio.Task[Any]) -> None:
+        """An attempt of ``old`` now runs in ``new`` (single-flight moved it there)."""
+        for attempt in self._attempts:
+            if attempt.task is old:
+                attempt.task = new
+                attempt.cancelling = 0  # a fresh task: no cancellation pending
 
     def close(self) -> None:
         if self._handle is not None:
@@ -98,6 +109,6 @@ class Deadlines:
         for attempt in expired:
             del self._attempts[attempt]
             attempt.expired = True
-            attempt.task.cancel()
+            attempt.task.cancel(DEADLINE_PASSED)
         if self._attempts:
             self._schedule(min(a.deadline for a in self._attempts))

@@ -209,6 +209,7 @@ class Resource(Generic[M]):
         retry: RetryPolicy | None,
         timeout: float | aiohttp.ClientTimeout | None,
         cache_ttl: float | None,
+        batch: bool = False,
     ) -> Coroutine[Any, Any, M]:
         # A plain function returning the coroutine: one frame less on every resumption.
         endpoint = self._endpoint
@@ -219,6 +220,7 @@ class Resource(Generic[M]):
             retry=retry,
             timeout=timeout,
             cache_ttl=cache_ttl,
+            batch=batch,
         )
 
     @overload
@@ -273,7 +275,7 @@ class Resource(Generic[M]):
 
         def get(model_id: str) -> Coroutine[Any, Any, M]:
             return self._get(model_id, item_path(model_id), retry=retry, timeout=timeout,
-                             cache_ttl=cache_ttl)
+                             cache_ttl=cache_ttl, batch=True)
 
         return await gather_bounded(
             get, ids, concurrency=concurrency, return_exceptions=return_exceptions
