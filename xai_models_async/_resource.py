@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+import re
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
@@ -87,6 +88,10 @@ ENDPOINTS: dict[str, Endpoint[Any]] = {
 }
 
 
+# RFC 3986 unreserved characters: what quote() would leave as is.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._~-]+").fullmatch
+
+
 def encode_id(model_id: object) -> str:
     """Percent-encode a model id as exactly one path segment.
 
@@ -96,6 +101,8 @@ def encode_id(model_id: object) -> str:
     """
     if not isinstance(model_id, str):
         raise TypeError(f"model_id must be a str, got {type(model_id).__name__}")
+    if _PLAIN_ID(model_id) and model_id not in (".", ".."):
+        return model_id  # nothing to escape (ids like "grok-3" and "grok-4-0709")
     if not model_id or model_id.isspace():
         raise ValueError("model_id must be a non-empty string")
     if model_id in (".", ".."):

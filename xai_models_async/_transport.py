@@ -70,7 +70,7 @@ async def send(
     """
     debug = logger.isEnabledFor(logging.DEBUG)
     started = time.perf_counter() if debug else 0.0
-    home = origin(url)
+    home: tuple[str, str | None, int | None] | None = None  # computed on a redirect only
     for _ in range(_MAX_REDIRECTS + 1):
         try:
             # raise_for_status=False: an application's own session may default to True.
@@ -100,6 +100,8 @@ async def send(
             return Response(status, resp_headers, body, request_id)
         if status in _REDIRECTS and "Location" in resp_headers:
             target = _redirect_target(url, resp_headers["Location"])
+            if home is None:
+                home = origin(url)
             if target is not None and origin(target) == home:
                 url = target
                 continue
