@@ -280,13 +280,16 @@ class AsyncClient:
             generation = self._cache_generation
             response, attempts = await self._send(session, path, policy, attempt_timeout)
             try:
-                value = decode(
-                    decoder, response.body, path=path, attempts=attempts,
-                    request_id=response.request_id, status=response.status,
-                )
-            except APIError as error:
-                self._scrub(error)
-                raise
+                value = decoder(response.body)
+            except Exception:  # say what and where, as an APIResponseValidationError
+                try:
+                    value = decode(
+                        decoder, response.body, path=path, attempts=attempts,
+                        request_id=response.request_id, status=response.status,
+                    )
+                except APIError as error:
+                    self._scrub(error)
+                    raise
             # An answer that started before cache_clear() must not repopulate the cache.
             if ttl and generation == self._cache_generation:
                 if also_cache is not None:

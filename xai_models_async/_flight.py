@@ -122,7 +122,8 @@ class _Guard:
     """
 
     __slots__ = (
-        "_asyncio_future_blocking", "_context", "_coro", "_flight", "_loop", "_on_move", "_task",
+        "_asyncio_future_blocking", "_coro", "_flight", "_leader_context", "_loop", "_on_move",
+        "_task",
         "_waiting_on", "_wakeup", "abort_pending", "deferred", "movable", "moved",
     )
 
@@ -136,7 +137,9 @@ class _Guard:
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
-        self._context = contextvars.copy_context()
+        # The leader task's context, as its wake-up is registered: a moved execution
+        # carries on in a copy of it.
+        self._leader_context: contextvars.Context | None = None
         self._flight = flight
         self._coro = coro
         self._on_move = on_move
@@ -240,9 +243,12 @@ class _Guard:
             if waiting_on.remove_done_callback(wakeup) and wake_leader:
                 self._loop.call_soon(wakeup, self, context=context)
         pending = waiting_on if waiting_on is not None and not waiting_on.done() else None
-        # In (a copy of) the leader's context, as if the leader had started the task.
-        task = self._context.run(
-            self._loop.create_task, _carry_on(flight, _Resume(self._coro, pending)))
+        # In (a copy of) the leader's context, as if the leader had started the task:
+        # cancel() runs in the canceller's context, the rest in the leader's own.
+        rest = _carry_on(flight, _Resume(self._coro, pending))
+        context = self._leader_context if wake_leader else None
+        task = (self._loop.create_task(rest) if context is None
+                else context.run(self._loop.create_task, rest))
         flight.task = task
         if self._on_move is not None and self._task is not None:
             self._on_move(self._task, task)
@@ -264,6 +270,7 @@ class _Guard:
     def add_done_callback(self, fn: Callable[..., object], *, context: Any = None) -> None:
         self._waiting_on.add_done_callback(fn, context=context)
         self._wakeup = (fn, context)
+        self._leader_context = context
 
     def remove_done_callback(self, fn: Callable[..., object]) -> int:
         removed: int = self._waiting_on.remove_done_callback(fn)
