@@ -1,7 +1,8 @@
 """``AsyncClient``: configuration, the shared session, the retry loop, and ``catalog()``.
 
-A call travels: Resource (path, Decoder) -> cache / single-flight (here) -> retry loop
-(here, asking ``_retry.decide``) -> one attempt (``_transport.send``) -> Decoder.
+A call travels: Resource (path, Decoder) -> cache (here) -> single-flight (``_flight``)
+-> retry loop (here, asking ``_retry.decide``) -> one attempt (``_transport.send``, timed
+by ``_deadlines``) -> Decoder.
 """
 
 from __future__ import annotations
