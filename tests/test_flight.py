@@ -152,7 +152,7 @@ async def test_an_asyncio_timeout_around_the_leader_is_prompt(server: FakeXAISer
 # -- when the request cannot move: aiohttp's connect timeouts are tied to the task ------
 
 
-async def test_not_movable_the_leader_waits_for_the_shared_request(
+async def test_not_movable_runs_in_its_own_task_and_the_leader_leaves_at_once(
     server: FakeXAIServer,
 ) -> None:
     server.inject(Fault.slow(0.2), path=GROK3)
@@ -162,26 +162,23 @@ async def test_not_movable_the_leader_waits_for_the_shared_request(
         leader, follower = await leader_and_follower(client, server)
         cancelled_at = loop.time()
         leader.cancel()
-        model = await follower
         with pytest.raises(asyncio.CancelledError):
             await leader
-        # Held back until the answer came: the others got it from the same request.
-        assert loop.time() - cancelled_at >= 0.1
-        assert model.id == "grok-3"
+        assert loop.time() - cancelled_at < 0.1
+        assert (await follower).id == "grok-3"
         assert server.count(GROK3) == 1
 
 
-async def test_not_movable_the_last_follower_leaving_aborts(server: FakeXAIServer) -> None:
+async def test_not_movable_the_last_waiter_leaving_aborts(server: FakeXAIServer) -> None:
     server.inject(Fault.slow(0.3), path=GROK3)
     timeout = aiohttp.ClientTimeout(total=5, sock_connect=5)
     async with client_for(server, timeout=timeout) as client:
         leader, follower = await leader_and_follower(client, server)
         leader.cancel()
-        await asyncio.sleep(0.01)
-        assert not leader.done()  # held back for the follower
         follower.cancel()
         results = await asyncio.gather(leader, follower, return_exceptions=True)
         assert all(isinstance(r, asyncio.CancelledError) for r in results)
+        assert client_tasks() == []
         assert len(client._flights) == 0
         await until(lambda: server.open_connections == 0)
 
@@ -240,3 +237,26 @@ async def test_a_leader_cancelled_twice_is_moved_once() -> None:
     assert await follower == 7
     assert leader.cancelled()
     assert calls == 1
+
+
+async def test_a_leader_cancelled_at_a_bare_yield_still_moves() -> None:
+    """The cancellation reaches the leader's task while it is not waiting on a future
+    (asyncio.sleep(0)): it must still move the execution, not end it."""
+    flights = SingleFlight()
+    spins = 0
+
+    async def work() -> str:
+        nonlocal spins
+        while spins < 20:
+            spins += 1
+            await asyncio.sleep(0)
+        return "done"
+
+    leader = asyncio.create_task(flights.run("k", work))
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(flights.run("k", work))
+    await asyncio.sleep(0)
+    leader.cancel()
+    assert await follower == "done"
+    assert leader.cancelled()
+    assert len(flights) == 0

@@ -278,34 +278,42 @@ class AsyncClient:
             path, policy, attempt_timeout)
 
         async def fetch() -> T:
-            generation = self._cache_generation
             response, attempts = await self._send(session, path, policy, attempt_timeout)
             try:
-                value = decoder(response.body)
+                return decoder(response.body)
             except Exception:  # say what and where, as an APIResponseValidationError
                 try:
-                    value = decode(
+                    return decode(
                         decoder, response.body, path=path, attempts=attempts,
                         request_id=response.request_id, status=response.status,
                     )
                 except APIError as error:
                     self._scrub(error)
                     raise
-            # An answer that started before cache_clear() must not repopulate the cache.
-            if ttl and generation == self._cache_generation:
+
+        then: Callable[[T], Awaitable[None]] | None = None
+        if ttl:
+            generation = self._cache_generation
+
+            async def then(value: T) -> None:
+                # Not inside the shared request (a backend's own timeouts would cancel the
+                # task running it), and after the others have the answer. An answer that
+                # started before cache_clear() must not repopulate the cache.
+                if generation != self._cache_generation:
+                    return
                 if also_cache is not None:
                     # The per-model entries first: an LRU backend then evicts them, not the
                     # list they came from.
                     await also_cache(value, ttl)
                 await self._cache_set(key, value, ttl)
-            return value
 
         movable = self._movable if timeout is None else _movable(attempt_timeout)
         # A call of a batch (get_many) runs in a task of its own: the loop then runs the
         # same step of many calls back to back, which measured ~10% faster in the fan-out
         # benchmark than each call inline in its worker. A lone call runs inline, where a
         # hand-off to a task costs two event-loop passes (issue 6).
-        return await self._flights.run(flight, fetch, movable=movable, detached=batch)
+        return await self._flights.run(flight, fetch, movable=movable, detached=batch,
+                                       then=then)
 
     async def _cache_get(self, key: str) -> Any | None:
         try:

@@ -33,12 +33,15 @@ _RESOLUTION = time.get_clock_info("monotonic").resolution
 class Attempt:
     """One attempt in flight: its task, its deadline (loop time), whether it ran out."""
 
-    __slots__ = ("cancelling", "deadline", "expired", "task")
+    __slots__ = ("cancelling", "deadline", "expired", "handed_over", "task")
 
     def __init__(self, task: asyncio.Task[Any], deadline: float) -> None:
         self.task = task
         self.deadline = deadline
         self.expired = False
+        # Expired, then moved to another task: the cancellation was taken back from the
+        # task it went to, and the new one delivers it (see Deadlines.retarget).
+        self.handed_over = False
         # Cancellation requests already pending when the attempt started (3.11+).
         self.cancelling = 0
         if sys.version_info >= (3, 11):
@@ -49,6 +52,8 @@ class Attempt:
         then the cancellation is taken back), False if it came from outside."""
         if not self.expired:
             return False
+        if self.handed_over:
+            return True
         if sys.version_info >= (3, 11):
             # More requests than ours: someone else cancelled too, and that must win.
             return self.task.uncancel() <= self.cancelling
@@ -79,16 +84,25 @@ class Deadlines:
         return attempt
 
     def finish(self, attempt: Attempt) -> None:
-        """The attempt is over (whatever its outcome). The timer is left as it is: when it
-        fires with nothing due, it just moves on to the next deadline."""
+        """The attempt is over (whatever its outcome); expired ones stay until then, so
+        that ``retarget`` still finds them. The timer is left as it is: when it fires with
+        nothing due, it just moves on to the next deadline."""
         self._attempts.pop(attempt, None)
 
     def retarget(self, old: asyncio.Task[Any], new: asyncio.Task[Any]) -> None:
         """An attempt of ``old`` now runs in ``new`` (single-flight moved it there)."""
         for attempt in self._attempts:
-            if attempt.task is old:
-                attempt.task = new
-                attempt.cancelling = 0  # a fresh task: no cancellation pending
+            if attempt.task is not old:
+                continue
+            attempt.task = new
+            attempt.cancelling = 0  # a fresh task: no cancellation pending
+            if attempt.expired and not attempt.handed_over:
+                # The deadline already cancelled `old`; the execution, now in `new`, is
+                # told by single-flight. Take the cancellation back from `old`, which
+                # leaves with its own.
+                attempt.handed_over = True
+                if sys.version_info >= (3, 11):
+                    old.uncancel()
 
     def close(self) -> None:
         if self._handle is not None:
@@ -105,10 +119,11 @@ class Deadlines:
     def _fire(self) -> None:
         self._handle = None
         due = self._loop.time() + _RESOLUTION
-        expired = [a for a in self._attempts if a.deadline <= due]
-        for attempt in expired:
-            del self._attempts[attempt]
-            attempt.expired = True
-            attempt.task.cancel(DEADLINE_PASSED)
-        if self._attempts:
-            self._schedule(min(a.deadline for a in self._attempts))
+        waiting = [a for a in self._attempts if not a.expired]
+        for attempt in waiting:
+            if attempt.deadline <= due:
+                attempt.expired = True
+                attempt.task.cancel(DEADLINE_PASSED)
+        later = [a.deadline for a in waiting if not a.expired]
+        if later:
+            self._schedule(min(later))

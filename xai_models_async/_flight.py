@@ -3,7 +3,7 @@
 It sits above the retry loop and knows nothing of HTTP: it takes a key and a coroutine
 factory. The rules (issue 4):
 
-* the first caller (the leader) runs the execution; callers that arrive while it runs
+* the first caller (the leader) starts the execution; callers that arrive while it runs
   (followers) wait for its outcome. Errors are shared like results: every waiter receives
   the same exception instance;
 * a cancelled waiter does not cancel the shared execution while others still wait: a
@@ -22,18 +22,18 @@ stands in for it in ``Task.cancel()``: asyncio's Future protocol is duck-typed, 
 calls ``cancel()`` on whatever it awaits. That is where a cancellation of the leader is
 turned into a move of the execution to a new task while followers wait.
 
-A move is safe because nothing in the execution is tied to the leader's task: the attempt
-deadline (:mod:`_deadlines`) is re-pointed by ``on_move``, and aiohttp's own
-task-cancelling timeouts are off (``total`` is ours). When the caller sets aiohttp's
-``connect``/``sock_connect`` timeouts, which are tied to the task, the execution is not
-``movable``: the leader's cancellation then waits, while others share the execution, until
-it ends (bounded by the timeout and retry policy), and the leader raises
-``CancelledError`` then. The deadline's own cancellation is never held back.
+A move is safe only if nothing in the execution is tied to the leader's task. The attempt
+deadline (:mod:`_deadlines`) is re-pointed by ``on_move``, and its cancellation (message
+``DEADLINE_PASSED``) is always delivered, never taken for the leader's. What the guard
+cannot tell apart is any other task-tied timeout inside the execution, such as aiohttp's
+``connect``/``sock_connect``; an execution that may use them is not ``movable`` and runs
+in a task of its own from the start (``detached``), as ``get_many`` calls do anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextvars
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Hashable
 from typing import Any, TypeVar
@@ -51,29 +51,22 @@ OnMove = Callable[["asyncio.Task[Any]", "asyncio.Task[Any]"], None]
 class _Flight:
     """One shared execution: who waits for it and how it ended."""
 
-    __slots__ = (
-        "abandoned", "finished", "flights", "followers", "guard", "key", "task", "unwound",
-    )
+    __slots__ = ("abandoned", "finished", "flights", "followers", "key", "task")
 
     def __init__(self, flights: dict[Hashable, _Flight], key: Hashable) -> None:
         self.flights = flights
         self.key = key
         self.followers: list[asyncio.Future[Any]] = []
-        self.guard: _Guard | None = None
-        # The task the execution moved to, if the leader was cancelled.
+        # The task running the execution, when it is not the leader's (detached or moved).
         self.task: asyncio.Task[None] | None = None
         # Set once the execution is being cancelled for good: a newcomer must start afresh
         # instead of joining it.
         self.abandoned = False
         self.finished = False
-        # Completed when a held-back execution (not movable) has unwound; created only
-        # when the last follower must wait for that.
-        self.unwound: asyncio.Future[None] | None = None
 
     def settle(self, error: BaseException | None, result: Any) -> None:
         """Hand the outcome to every follower still waiting; forget the flight."""
         self.finished = True
-        self.guard = None  # the guard points back here: no cycle left for the GC
         for waiter in self.followers:
             if waiter.done():
                 continue
@@ -86,15 +79,9 @@ class _Flight:
         self.followers.clear()
         if self.flights.get(self.key) is self:
             del self.flights[self.key]
-        if self.unwound is not None and not self.unwound.done():
-            self.unwound.set_result(None)
 
     def has_followers(self) -> bool:
         return any(not waiter.done() for waiter in self.followers)
-
-    def abandoning(self) -> bool:
-        """Whether a waiter that just left was the last one."""
-        return not self.finished and not self.has_followers()
 
 
 class _Guard:
@@ -102,45 +89,37 @@ class _Guard:
     stands in for each future the coroutine waits on (see the module's docstring).
 
     ``add_done_callback`` passes through to the real future, so the leader's task wakes on
-    it directly. ``cancel`` applies the rules: no followers (or the attempt deadline):
-    cancel the real future, as if the task awaited it; followers and ``movable``: move the
-    coroutine to a new task and wake the leader with ``CancelledError``; followers and not
-    movable: hold the cancellation back until the execution ends.
+    it directly. ``cancel`` applies the rules: without followers, or for the attempt
+    deadline, the real future is cancelled, as if the task awaited it; with followers, the
+    coroutine moves to a new task and the leader is woken with ``CancelledError``.
     """
 
     __slots__ = (
-        "_asyncio_future_blocking", "_coro", "_flight", "_leader_context", "_loop", "_on_move",
-        "_task",
-        "_waiting_on", "_wakeup", "abort_pending", "deferred", "movable", "moved",
+        "_asyncio_future_blocking", "_coro", "_flight", "_leader_context", "_loop",
+        "_on_move", "_task", "_waiting_on", "_wakeup", "deadline_pending", "moved",
     )
 
     def __init__(
-        self,
-        flight: _Flight,
-        coro: Coroutine[Any, Any, Any],
-        *,
-        movable: bool,
-        on_move: OnMove | None,
+        self, flight: _Flight, coro: Coroutine[Any, Any, Any], on_move: OnMove | None
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
-        # The leader task's context, as its wake-up is registered: a moved execution
-        # carries on in a copy of it.
-        self._leader_context: contextvars.Context | None = None
         self._flight = flight
         self._coro = coro
         self._on_move = on_move
-        self.movable = movable and self._task is not None
         self._asyncio_future_blocking = False
         # The future the coroutine waits on now (None while it runs or yielded bare), and
         # the leader task's wake-up registered on it.
         self._waiting_on: Any = None
         self._wakeup: tuple[Callable[..., object], Any] | None = None
-        # The leader's cancellation message, once moved away or held back: (message,).
+        # The leader task's context, as its wake-up is registered: a moved execution
+        # carries on in a copy of it.
+        self._leader_context: contextvars.Context | None = None
+        # The leader's cancellation message, once the execution has moved away: (message,).
         self.moved: tuple[Any] | None = None
-        self.deferred: tuple[Any] | None = None
-        # Set when a held-back execution must be cancelled at its next step (abort()).
-        self.abort_pending = False
+        # The deadline cancelled the leader's task while its future was already done: the
+        # task delivers that cancellation at its next step, unless the execution moves.
+        self.deadline_pending = False
 
     def __await__(self) -> Generator[Any, None, Any]:
         coro = self._coro
@@ -149,42 +128,31 @@ class _Guard:
             while True:
                 self._waiting_on = yielded
                 self._wakeup = None
-                if yielded is None:  # a bare yield (asyncio.sleep(0)): pass it on
-                    try:
+                try:
+                    if yielded is None:  # a bare yield (asyncio.sleep(0)): pass it on
                         yield None
-                    except asyncio.CancelledError as exc:
-                        yielded = self._cancelled_while_running(exc)
-                        continue
-                    except GeneratorExit:
-                        coro.close()
-                        raise
-                    except BaseException as exc:
-                        yielded = coro.throw(exc)
-                        continue
-                else:
-                    self._asyncio_future_blocking = True
-                    try:
+                    else:
+                        # What a task does with what it awaits; left set, the flag would
+                        # stop any other task from awaiting the same future.
+                        yielded._asyncio_future_blocking = False
+                        self._asyncio_future_blocking = True
                         yield self
-                    except GeneratorExit:
-                        if self.moved is None:
-                            coro.close()
-                        raise
-                    except BaseException as exc:
-                        if self.moved is not None:
-                            raise _cancelled(self.moved[0]) from None
-                        if (isinstance(exc, asyncio.CancelledError)
-                                and not _outcome_of(yielded, exc)):
-                            yielded = self._cancelled_while_running(exc)
-                        else:  # the future's own outcome: the coroutine awaited it
-                            yielded = coro.throw(exc)
-                        continue
+                except GeneratorExit:
+                    if self.moved is None:
+                        coro.close()
+                    raise
+                except BaseException as exc:
+                    if self.moved is not None:
+                        raise _cancelled(self.moved[0]) from None
+                    if (isinstance(exc, asyncio.CancelledError)
+                            and not _outcome_of(yielded, exc)):
+                        yielded = self._cancelled_while_running(exc)
+                    else:  # the future's own outcome: the coroutine awaited it
+                        yielded = coro.throw(exc)
+                    continue
                 if self.moved is not None:  # woken by the future just after the move
                     raise _cancelled(self.moved[0])
-                if self.abort_pending:
-                    self.abort_pending = False
-                    yielded = coro.throw(asyncio.CancelledError())
-                else:
-                    yielded = coro.send(None)
+                yielded = coro.send(None)
         except StopIteration as stop:
             return stop.value
         finally:
@@ -192,29 +160,23 @@ class _Guard:
 
     def _cancelled_while_running(self, exc: asyncio.CancelledError) -> Any:
         """A cancellation thrown into the leader's task without passing through cancel()
-        (requested while the task was not waiting on a future)."""
+        (requested while the task was not waiting on a pending future)."""
         message = exc.args[0] if exc.args else None
-        action = self._decide(message)
-        if action == "move":
+        if self._decide(message) == "move":
             self._move(message, wake_leader=False)
             raise exc
-        if action == "hold":
-            return self._coro.send(None)  # the coroutine was only paused: go on
+        if message is DEADLINE_PASSED:
+            self.deadline_pending = False  # delivered now
         return self._coro.throw(exc)
 
     def _decide(self, message: Any) -> str:
-        """What a cancellation of the leader does: "cancel", "move" or "hold"."""
-        flight = self._flight
+        """What a cancellation of the leader's task does: "cancel" or "move"."""
         if message is DEADLINE_PASSED:
             return "cancel"
-        if not flight.has_followers():
-            flight.abandoned = True
+        if not self._flight.has_followers():
+            self._flight.abandoned = True
             return "cancel"
-        if self.movable:
-            return "move"
-        if self.deferred is None:
-            self.deferred = (message,)
-        return "hold"
+        return "move"
 
     def _move(self, message: Any, *, wake_leader: bool) -> None:
         """Carry the execution on in a new task; the leader leaves with CancelledError."""
@@ -230,24 +192,16 @@ class _Guard:
             if waiting_on.remove_done_callback(wakeup) and wake_leader:
                 self._loop.call_soon(wakeup, self, context=context)
         pending = waiting_on if waiting_on is not None and not waiting_on.done() else None
+        # A deadline the leader's task had yet to deliver goes with the execution.
+        rest = _Rest(flight, self._coro, pending, deadline=self.deadline_pending)
         # In (a copy of) the leader's context, as if the leader had started the task:
         # cancel() runs in the canceller's context, the rest in the leader's own.
-        rest = _carry_on(flight, _Resume(self._coro, pending))
         context = self._leader_context if wake_leader else None
         task = (self._loop.create_task(rest) if context is None
                 else context.run(self._loop.create_task, rest))
         flight.task = task
         if self._on_move is not None and self._task is not None:
             self._on_move(self._task, task)
-
-    def abort(self) -> None:
-        """The last follower left a held-back execution: cancel it now."""
-        self._flight.abandoned = True
-        waiting_on = self._waiting_on
-        if waiting_on is not None and not waiting_on.done():
-            waiting_on.cancel()
-        else:
-            self.abort_pending = True
 
     # -- the Future protocol, as asyncio.Task uses it on what it awaits -----------------
 
@@ -266,13 +220,13 @@ class _Guard:
     def cancel(self, msg: Any = None) -> bool:
         if self.moved is not None:
             return True  # already moved away; the leader is being woken to leave
-        action = self._decide(msg)
-        if action == "cancel":
-            cancelled: bool = self._waiting_on.cancel(msg)
-            return cancelled
-        if action == "move":
+        if self._decide(msg) == "move":
             self._move(msg, wake_leader=True)
-        return True  # moved, or held back until the execution ends
+            return True
+        cancelled: bool = self._waiting_on.cancel(msg)
+        if not cancelled and msg is DEADLINE_PASSED:
+            self.deadline_pending = True
+        return cancelled
 
     def cancelled(self) -> bool:
         return self.moved is not None or bool(self._waiting_on.cancelled())
@@ -295,51 +249,73 @@ class _Guard:
         return f"<single-flight guard of {self._waiting_on!r}>"
 
 
-class _Resume:
-    """``await`` for a coroutine that is already suspended on ``pending`` (or paused)."""
+class _Rest(collections.abc.Coroutine):  # type: ignore[type-arg]
+    """An execution run by a task of its own, which settles the flight however it ends.
 
-    __slots__ = ("_coro", "_pending")
+    A coroutine object written out rather than an ``async def``, because a task may be
+    cancelled before its first step, and an ``async def`` would then never run its body:
+    here that first cancellation goes into the execution like any other. ``coro`` is a
+    fresh coroutine (``detached``) or one suspended on ``pending`` (moved), and
+    ``deadline`` delivers a deadline's cancellation first.
+    """
 
-    def __init__(self, coro: Coroutine[Any, Any, Any], pending: Any) -> None:
+    __slots__ = ("_coro", "_deadline", "_flight", "_pending")
+
+    def __init__(
+        self,
+        flight: _Flight,
+        coro: Coroutine[Any, Any, Any],
+        pending: Any = None,
+        *,
+        deadline: bool = False,
+    ) -> None:
+        self._flight = flight
         self._coro = coro
         self._pending = pending
+        self._deadline = deadline
 
-    def __await__(self) -> Generator[Any, None, Any]:
-        coro = self._coro
+    def send(self, value: Any) -> Any:
+        pending, self._pending = self._pending, None
+        if self._deadline:
+            self._deadline = False
+            return self._step(self._coro.throw, asyncio.CancelledError(DEADLINE_PASSED))
+        if pending is not None and not pending.done():
+            pending._asyncio_future_blocking = True  # as Future.__await__ leaves it
+            return pending
+        return self._step(self._coro.send, None)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        self._pending = None
+        self._deadline = False
+        exc = typ if val is None and isinstance(typ, BaseException) else typ(val)
+        return self._step(self._coro.throw, exc)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self  # type: ignore[return-value]
+
+    def _step(self, method: Callable[[Any], Any], arg: Any) -> Any:
         try:
-            yielded = self._pending if self._pending is not None else coro.send(None)
-            while True:
-                try:
-                    yield yielded
-                except GeneratorExit:
-                    coro.close()
-                    raise
-                except BaseException as exc:
-                    yielded = coro.throw(exc)
-                else:
-                    yielded = coro.send(None)
+            return method(arg)
         except StopIteration as stop:
-            return stop.value
-
-
-async def _carry_on(flight: _Flight, work: Awaitable[Any]) -> None:
-    """An execution in a task of its own: from the start (``detached``), or the rest of
-    one whose leader was cancelled (then ``work`` is a :class:`_Resume`)."""
-    try:
-        result = await work
-    except asyncio.CancelledError as exc:
-        flight.settle(exc, None)
-        raise
-    except BaseException as exc:
-        # Delivered to every follower, never raised here: nobody awaits this task, and
-        # asyncio would log "Task exception was never retrieved".
-        flight.settle(exc, None)
-    else:
-        flight.settle(None, result)
+            self._flight.settle(None, stop.value)
+            raise StopIteration from None
+        except asyncio.CancelledError as exc:
+            self._flight.settle(exc, None)
+            raise
+        except BaseException as exc:
+            # Delivered to every follower, never raised here: nobody awaits this task, and
+            # asyncio would log "Task exception was never retrieved".
+            self._flight.settle(exc, None)
+            raise StopIteration from None
 
 
 def _outcome_of(fut: Any, exc: BaseException) -> bool:
     """Whether ``exc``, thrown into the leader's task, is ``fut``'s own outcome."""
+    if fut is None:  # a bare yield has no outcome: the exception came from the task
+        return False
     try:
         if not fut.done():
             return False
@@ -374,43 +350,50 @@ class SingleFlight:
         *,
         movable: bool = True,
         detached: bool = False,
+        then: Callable[[T], Awaitable[object]] | None = None,
     ) -> T:
-        """``factory()``'s outcome, shared with identical calls in flight. ``movable``:
-        the execution may continue in another task (nothing in it is tied to its task).
-        ``detached``: run it in a task of its own from the start (see ``get_many``)."""
+        """``factory()``'s outcome, shared with identical calls in flight.
+
+        ``movable``: nothing in the execution is tied to its task (else it is detached).
+        ``detached``: run it in a task of its own from the start. ``then(result)`` is
+        awaited by the caller that started the execution, in its own task, after the
+        others have the result (not if it was cancelled): for work such as a cache write,
+        which must not sit inside the shared execution.
+        """
         flights = self._flights
         flight = flights.get(key)
-        if flight is None or flight.abandoned:
+        if flight is not None and not flight.abandoned:
+            then = None
+            waiter = _join(flight)
+        else:
+            coro = factory()
             flight = flights[key] = _Flight(flights, key)
-            if not detached:  # the leader runs it (one function: one frame less per step)
-                guard = flight.guard = _Guard(flight, factory(), movable=movable,
-                                              on_move=self._on_move)
+            if movable and not detached:  # the leader runs it (one frame less per step)
+                guard = _Guard(flight, coro, self._on_move)
                 try:
                     value: T = await guard
                 except BaseException as exc:
                     if guard.moved is None:
                         flight.settle(exc, None)
-                    if guard.deferred is not None and not isinstance(
-                            exc, asyncio.CancelledError):
-                        raise _cancelled(guard.deferred[0]) from None
                     raise
                 flight.settle(None, value)
-                if guard.deferred is not None:
-                    raise _cancelled(guard.deferred[0])
+                if then is not None:
+                    await then(value)
                 return value
             waiter = _join(flight)
             # Not started eagerly (3.12+ could): in a batch, the first steps of many calls
             # then run back to back, which measured faster for fan-out (issue 6).
-            flight.task = asyncio.get_running_loop().create_task(_carry_on(flight, factory()))
-        else:
-            waiter = _join(flight)
+            flight.task = asyncio.get_running_loop().create_task(_Rest(flight, coro))
         try:
             result: T = await waiter
         except asyncio.CancelledError:
-            _leave(flight, waiter)
-            if flight.abandoning():
+            if waiter in flight.followers:
+                flight.followers.remove(waiter)
+            if not flight.finished and not flight.has_followers():
                 await _abandon(flight)
             raise
+        if then is not None:
+            await then(result)
         return result
 
 
@@ -420,25 +403,11 @@ def _join(flight: _Flight) -> asyncio.Future[Any]:
     return waiter
 
 
-def _leave(flight: _Flight, waiter: asyncio.Future[Any]) -> None:
-    if waiter in flight.followers:
-        flight.followers.remove(waiter)
-
-
 async def _abandon(flight: _Flight) -> None:
-    """The last follower left: if the leader is gone too (or the execution runs in a task
-    of its own), cancel the execution and wait until it has unwound."""
+    """The last follower left: if the execution runs in a task of its own (the leader is
+    gone, or it was detached), cancel it and wait until it has unwound."""
     task = flight.task
-    if task is not None:
-        if not task.done():
-            flight.abandoned = True
-            task.cancel()
-            await asyncio.wait((task,))
-        return
-    guard = flight.guard
-    if guard is not None and guard.deferred is not None and not flight.abandoned:
-        if flight.unwound is None:
-            flight.unwound = asyncio.get_running_loop().create_future()
-        unwound = flight.unwound
-        guard.abort()
-        await asyncio.wait((unwound,))
+    if task is not None and not task.done():
+        flight.abandoned = True
+        task.cancel()
+        await asyncio.wait((task,))
