@@ -67,6 +67,9 @@ class _Flight:
     def settle(self, error: BaseException | None, result: Any) -> None:
         """Hand the outcome to every follower still waiting; forget the flight."""
         self.finished = True
+        # The task's coroutine (_Rest) points back here: no cycle left for the GC, which
+        # showed as a third more peak memory in the fan-out benchmark.
+        self.task = None
         for waiter in self.followers:
             if waiter.done():
                 continue
