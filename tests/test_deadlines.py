@@ -25,7 +25,7 @@ needs_cancel_counts = pytest.mark.skipif(
 
 
 async def attempt_of(deadlines: Deadlines, seconds: float, outcome: list[str]) -> None:
-    """What ``AsyncClient._send`` does around one attempt, waiting on a future that never
+    """What ``AsyncClient._fetch`` does around one attempt, waiting on a future that never
     completes."""
     task = asyncio.current_task()
     assert task is not None

@@ -92,7 +92,7 @@ async def test_deadline_fires_just_before_the_leader_is_cancelled(
 ) -> None:
     # _fire() first: it deletes the attempt from _attempts (so retarget() cannot find it)
     # and cancels the leader's future; leader.cancel() then moves the execution. In the
-    # new task _send's timed_out() uncancels the OLD task (count 2 -> 1 > 0): the timeout
+    # new task _fetch's timed_out() uncancels the OLD task (count 2 -> 1 > 0): the timeout
     # is taken for an outside cancellation and the follower, never cancelled, gets
     # CancelledError instead of APITimeoutError.
     server.inject(Fault.slow(1.0), path=GROK3, times=1)

@@ -87,8 +87,10 @@ class _Flight:
         return any(not waiter.done() for waiter in self.followers)
 
 
-class _Guard:
-    """Runs the execution's coroutine in the leader's task, as ``await coro`` would, and
+class _Guard(_Flight):
+    """The flight of an execution its leader runs inline (one object per call, not two).
+
+    Runs the execution's coroutine in the leader's task, as ``await coro`` would, and
     stands in for each future the coroutine waits on (see the module's docstring).
 
     ``add_done_callback`` passes through to the real future, so the leader's task wakes on
@@ -98,16 +100,19 @@ class _Guard:
     """
 
     __slots__ = (
-        "_asyncio_future_blocking", "_coro", "_flight", "_leader_context", "_loop",
-        "_on_move", "_task", "_waiting_on", "_wakeup", "deadline_pending", "moved",
+        "_asyncio_future_blocking", "_coro", "_leader_context", "_loop", "_on_move",
+        "_waiting_on", "_wakeup", "deadline_pending", "moved",
     )
 
     def __init__(
-        self, flight: _Flight, coro: Coroutine[Any, Any, Any], on_move: OnMove | None
+        self,
+        flights: dict[Hashable, _Flight],
+        key: Hashable,
+        coro: Coroutine[Any, Any, Any],
+        on_move: OnMove | None,
     ) -> None:
+        super().__init__(flights, key)
         self._loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()
-        self._flight = flight
         self._coro = coro
         self._on_move = on_move
         self._asyncio_future_blocking = False
@@ -176,18 +181,21 @@ class _Guard:
         """What a cancellation of the leader's task does: "cancel" or "move"."""
         if message is DEADLINE_PASSED:
             return "cancel"
-        if not self._flight.has_followers():
-            self._flight.abandoned = True
+        if not self.has_followers():
+            self.abandoned = True
             return "cancel"
         return "move"
 
     def _move(self, message: Any, *, wake_leader: bool) -> None:
         """Carry the execution on in a new task; the leader leaves with CancelledError."""
         self.moved = (message,)
-        flight = self._flight
         waiting_on = self._waiting_on
+        # The leader's task: the one whose wake-up this is (a task's own method), or, when
+        # it is running, the current one.
+        leader: Any = asyncio.current_task() if not wake_leader else None
         if self._wakeup is not None:
             wakeup, context = self._wakeup
+            leader = getattr(wakeup, "__self__", leader)
             self._wakeup = None
             # Not yet fired: take the leader's wake-up off the future (the future now
             # belongs to the new task) and, if the leader is waiting, wake it now, with
@@ -196,15 +204,15 @@ class _Guard:
                 self._loop.call_soon(wakeup, self, context=context)
         pending = waiting_on if waiting_on is not None and not waiting_on.done() else None
         # A deadline the leader's task had yet to deliver goes with the execution.
-        rest = _Rest(flight, self._coro, pending, deadline=self.deadline_pending)
+        rest = _Rest(self, self._coro, pending, deadline=self.deadline_pending)
         # In (a copy of) the leader's context, as if the leader had started the task:
         # cancel() runs in the canceller's context, the rest in the leader's own.
         context = self._leader_context if wake_leader else None
         task = (self._loop.create_task(rest) if context is None
                 else context.run(self._loop.create_task, rest))
-        flight.task = task
-        if self._on_move is not None and self._task is not None:
-            self._on_move(self._task, task)
+        self.task = task
+        if self._on_move is not None and isinstance(leader, asyncio.Task):
+            self._on_move(leader, task)
 
     # -- the Future protocol, as asyncio.Task uses it on what it awaits -----------------
 
@@ -349,13 +357,13 @@ class SingleFlight:
     async def run(
         self,
         key: Hashable,
-        factory: Callable[[], Coroutine[Any, Any, T]],
-        *,
+        factory: Callable[..., Coroutine[Any, Any, T]],
+        *args: Any,
         movable: bool = True,
         detached: bool = False,
         then: Callable[[T], Awaitable[object]] | None = None,
     ) -> T:
-        """``factory()``'s outcome, shared with identical calls in flight.
+        """``factory(*args)``'s outcome, shared with identical calls in flight.
 
         ``movable``: nothing in the execution is tied to its task (else it is detached).
         ``detached``: run it in a task of its own from the start. ``then(result)`` is
@@ -369,20 +377,20 @@ class SingleFlight:
             then = None
             waiter = _join(flight)
         else:
-            coro = factory()
-            flight = flights[key] = _Flight(flights, key)
+            coro = factory(*args)
             if movable and not detached:  # the leader runs it (one frame less per step)
-                guard = _Guard(flight, coro, self._on_move)
+                guard = flights[key] = _Guard(flights, key, coro, self._on_move)
                 try:
                     value: T = await guard
                 except BaseException as exc:
                     if guard.moved is None:
-                        flight.settle(exc, None)
+                        guard.settle(exc, None)
                     raise
-                flight.settle(None, value)
+                guard.settle(None, value)
                 if then is not None:
                     await then(value)
                 return value
+            flight = flights[key] = _Flight(flights, key)
             waiter = _join(flight)
             # Not started eagerly (3.12+ could): in a batch, the first steps of many calls
             # then run back to back, which measured faster for fan-out (issue 6).
