@@ -78,7 +78,9 @@ class AsyncClient:
     ``headers`` are sent with every request. ``session`` lets the application pass its own
     ``aiohttp.ClientSession``, which the client then never closes. ``cache_ttl`` (seconds,
     default off) caches list and get results in ``cache`` (default: in memory).
-    ``trace_configs`` are aiohttp ``TraceConfig``\\ s, for metrics. ``sleep`` and ``clock``
+    ``trace_configs`` are aiohttp ``TraceConfig``\\ s, for metrics (their callbacks run inside
+    a request other callers may share: they must not use ``asyncio.timeout``, whose
+    cancellation would read as the caller's). ``sleep`` and ``clock``
     exist for tests: they replace ``asyncio.sleep`` and ``time.monotonic``.
 
     Use it as ``async with AsyncClient() as client:`` or keep it for the life of the app
