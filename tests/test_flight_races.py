@@ -13,6 +13,7 @@ import asyncio
 import socket
 import sys
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -120,7 +121,28 @@ async def _same_pass_setup_then(client, server, offset):
 # was already removed from Deadlines), so the attempt runs on with no deadline at all.
 
 
-async def test_deadline_lost_when_the_leader_moves() -> None:
+async def attempt(deadlines: Deadlines, seconds: float, *steps: Any) -> str:
+    """What the client's retry loop does around one attempt: awaits ``steps`` (futures)
+    under a deadline, and reports "timed out" when the deadline ended it."""
+    watch = deadlines.start(asyncio.current_task(), seconds)  # type: ignore[arg-type]
+    try:
+        for step in steps:
+            await step
+        return "answer"
+    except asyncio.CancelledError:
+        if not watch.timed_out():
+            raise
+        return "timed out"
+    finally:
+        deadlines.finish(watch)
+
+
+async def deadline_then_leader_cancelled(
+    *, leader_runnable: bool
+) -> tuple[asyncio.Task[Any], asyncio.Task[Any]]:
+    """A leader with a follower; its attempt's deadline (50 ms) fires and, in the same
+    loop pass, the leader is cancelled (with its future just completed, if
+    ``leader_runnable``). Returns both tasks once they are done."""
     loop = asyncio.get_running_loop()
     deadlines = Deadlines(loop)
     flights = SingleFlight(on_move=deadlines.retarget)
@@ -128,32 +150,29 @@ async def test_deadline_lost_when_the_leader_moves() -> None:
     step2 = loop.create_future()  # a slow server: never answers
 
     async def work() -> str:
-        watch = deadlines.start(asyncio.current_task(), 0.05)
-        try:
-            await step1
-            await step2
-            return "answer"
-        except asyncio.CancelledError:
-            if not watch.timed_out():
-                raise
-            return "timed out"
-        finally:
-            deadlines.finish(watch)
+        return await attempt(deadlines, 0.05, step1, step2)
 
     leader = asyncio.create_task(flights.run("k", work))
     await asyncio.sleep(0)
     follower = asyncio.create_task(flights.run("k", work))
     await asyncio.sleep(0)
     wake_at = deadlines._wake_at
-    loop.call_at(wake_at - 0.002, step1.set_result, None)  # leader becomes runnable
-    loop.call_at(wake_at + 0.002, leader.cancel)            # after the deadline's timer
-    time.sleep(max(0.0, wake_at + 0.01 - loop.time()))  # noqa: ASYNC251 - all three due
-    done, _ = await asyncio.wait({follower}, timeout=0.3)
-    step2.set_result(None)
-    result = await follower
+    if leader_runnable:
+        loop.call_at(wake_at - 0.002, step1.set_result, None)
+    loop.call_at(wake_at + 0.002, leader.cancel)  # after the deadline's timer
+    time.sleep(max(0.0, wake_at + 0.01 - loop.time()))  # noqa: ASYNC251 - all due in one pass
+    await asyncio.wait({follower}, timeout=0.3)
+    for step in (step1, step2):
+        if not step.done():
+            step.set_result(None)
+    await asyncio.wait({leader, follower})
+    return leader, follower
+
+
+async def test_deadline_lost_when_the_leader_moves() -> None:
+    leader, follower = await deadline_then_leader_cancelled(leader_runnable=True)
     assert leader.cancelled()
-    assert result == "timed out"
-    assert done
+    assert follower.result() == "timed out"
 
 
 # -- shared future flag ------------------------------------------------------
@@ -393,3 +412,218 @@ async def test_abort_is_not_lost_on_the_exception_path() -> None:
     assert follower.cancelled()
     assert leader.cancelled()
     assert took < 0.1, f"the last waiter's cancellation took {took:.2f} s"
+
+
+# -- second review: pytask leader move ----------------------------------
+# A leader whose task is asyncio's pure-Python Task (_PyTask, e.g. from a task factory):
+# _Guard._move finds it as the wake-up's __self__, but then requires
+# isinstance(leader, asyncio.Task) before calling on_move. asyncio.Task is the C class and
+# _PyTask is not a subclass of it, so on_move (Deadlines.retarget) is never called: the
+# moved execution's attempt keeps pointing at the old leader task. When the deadline fires it
+# cancels the departed leader (a no-op, or a stray DEADLINE_PASSED cancel of a task that went
+# on with other work) and the moved execution runs with no deadline: followers hang.
+
+
+def _py_task_factory(loop, coro, **kwargs):
+    return asyncio.tasks._PyTask(coro, loop=loop, **kwargs)
+
+
+async def test_move_retargets_the_deadline_for_a_pytask_leader() -> None:
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(loop)
+    moves = []
+
+    def on_move(old, new):
+        moves.append((old, new))
+        deadlines.retarget(old, new)
+
+    flights = SingleFlight(on_move=on_move)
+    never = loop.create_future()  # a slow server
+
+    async def work() -> str:
+        return await attempt(deadlines, 0.05, never)
+
+    leader = asyncio.tasks._PyTask(flights.run("k", work), loop=loop)
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(flights.run("k", work))
+    await asyncio.sleep(0)
+    leader.cancel()  # moves the execution: the follower still waits
+    await asyncio.wait({leader})
+    done, _ = await asyncio.wait({follower}, timeout=0.3)
+    if not never.done():
+        never.set_result(None)
+    await asyncio.wait({follower})
+    assert len(moves) == 1, "on_move was never called"
+    assert done, "the moved execution lost its deadline"
+    assert follower.result() == "timed out"
+
+
+async def test_client_with_a_pytask_factory(server: FakeXAIServer) -> None:
+    import xai_models_async as xm
+    loop = asyncio.get_running_loop()
+    old_factory = loop.get_task_factory()
+    loop.set_task_factory(_py_task_factory)
+    try:
+        server.inject(Fault.slow(1.0), path=GROK3, times=1)
+        async with client_for(server, timeout=0.15) as client:
+            leader, follower = await _setup(client, server)
+            leader.cancel()
+            await asyncio.wait({leader})
+            done, _ = await asyncio.wait({follower}, timeout=0.5)
+            follower.cancel()
+            await asyncio.wait({follower})
+            assert done, "follower still waiting 0.5 s after a 0.15 s attempt deadline"
+            assert isinstance(follower.exception(), xm.APITimeoutError)
+    finally:
+        loop.set_task_factory(old_factory)
+
+
+# -- second review: eager move deadline ---------------------------------
+# With asyncio.eager_task_factory (3.12+), _Guard._move's create_task() runs the new
+# task's first step at once, inside _move, before on_move (Deadlines.retarget) has pointed
+# the attempt at the new task. If the attempt's deadline has already fired (it cancelled
+# the leader's task, and the leader is then cancelled in the same loop pass, with a
+# follower waiting), that first step delivers the deadline's cancellation to the execution
+# and Attempt.timed_out() runs against the OLD task: uncancel() leaves the leader's own
+# cancellation (count 2 -> 1 > 0), so the timeout is taken for an outside cancellation.
+# The shared execution ends in CancelledError and the follower, which nobody cancelled,
+# is cancelled instead of timing out. (Without the eager factory these pass: see
+# tests/test_flight_races.py, same scenarios.)
+
+
+needs_eager_factory = pytest.mark.skipif(sys.version_info < (3, 12), reason="eager_task_factory")
+
+
+@pytest.mark.parametrize("leader_runnable", [False, True])
+@needs_eager_factory
+async def test_eager_move_after_the_deadline_fired(leader_runnable: bool) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined]
+    try:
+        leader, follower = await deadline_then_leader_cancelled(
+            leader_runnable=leader_runnable)
+        assert leader.cancelled()
+        assert not follower.cancelled(), "the follower was cancelled; nobody cancelled it"
+        assert follower.result() == "timed out"
+    finally:
+        loop.set_task_factory(None)
+
+
+@needs_eager_factory
+async def test_eager_client(server: FakeXAIServer) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(asyncio.eager_task_factory)
+    try:
+        server.inject(Fault.slow(1.0), path=GROK3, times=1)
+        async with client_for(server, timeout=0.15) as client:
+            leader, follower = await _setup(client, server)
+            wake_at = client._deadlines._wake_at
+            loop.call_at(wake_at + 0.005, leader.cancel)
+            time.sleep(max(0.0, wake_at + 0.02 - loop.time()))  # noqa: ASYNC251 - blocking on purpose
+            await asyncio.wait({leader})
+            done, _ = await asyncio.wait({follower}, timeout=0.5)
+            if not done:
+                follower.cancel()
+                await asyncio.wait({follower})
+            assert leader.cancelled()
+            assert not follower.cancelled(), "the follower was cancelled; nobody cancelled it"
+            assert isinstance(follower.exception(), xm.APITimeoutError)
+    finally:
+        loop.set_task_factory(None)
+
+
+# -- second review: stale deadline pending ------------------------------
+# _Guard.deadline_pending is cleared only on the _cancelled_while_running path. When the
+# deadline's cancel finds the awaited future already *cancelled* (by a third party, same
+# loop pass), the Task delivers CancelledError(DEADLINE_PASSED) at its next step, but
+# _outcome_of() says "the future's own outcome" and __await__ throws it in directly, leaving
+# deadline_pending True. The execution handles that timeout and goes on (a retry); if the
+# leader is later cancelled with a follower, _move hands the stale flag to _Rest, which
+# throws a phantom DEADLINE_PASSED into the *next* attempt: its watch has not expired, so it
+# is taken for an outside cancellation and the follower, never cancelled, is cancelled.
+
+
+async def test_stale_deadline_pending_is_not_carried_to_the_next_attempt() -> None:
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(loop)
+    flights = SingleFlight(on_move=deadlines.retarget)
+    first = loop.create_future()   # attempt 1 waits on it; a third party cancels it
+    second = loop.create_future()  # attempt 2: a slow answer
+    log = []
+
+    async def work() -> str:
+        for seconds, fut in ((0.05, first), (5.0, second)):
+            watch = deadlines.start(asyncio.current_task(), seconds)
+            try:
+                await fut
+                return "answer"
+            except asyncio.CancelledError:
+                if not watch.timed_out():
+                    raise
+                log.append("attempt timed out")
+            finally:
+                deadlines.finish(watch)
+        return "gave up"
+
+    leader = asyncio.create_task(flights.run("k", work))
+    await asyncio.sleep(0)
+    wake_at = deadlines._wake_at
+    loop.call_at(wake_at - 0.002, first.cancel)  # e.g. a pool closing its waiters
+    time.sleep(max(0.0, wake_at + 0.01 - loop.time()))  # noqa: ASYNC251 - blocking on purpose
+    await asyncio.sleep(0.01)
+    assert log == ["attempt timed out"]  # attempt 2 now waits on `second`
+    follower = asyncio.create_task(flights.run("k", work))
+    await asyncio.sleep(0)
+    leader.cancel()  # moves the execution: the follower still waits
+    await asyncio.wait({leader})
+    await asyncio.sleep(0.01)
+    if not second.done():
+        second.set_result(None)
+    done, _ = await asyncio.wait({follower}, timeout=0.3)
+    assert done
+    assert not follower.cancelled(), "the follower was cancelled; nobody cancelled it"
+    assert follower.result() == "answer"
+
+
+# -- second review: shared context move ---------------------------------
+# _Guard._move creates the new task with context.run(loop.create_task, rest) in the
+# leader task's own Context object. If that Context is entered when the leader is cancelled
+# (the canceller runs in it: a task or callback given the leader's context, e.g.
+# create_task(..., context=leader.get_context()) / call_soon(..., context=...)), context.run
+# raises RuntimeError inside Task.cancel(): the guard already says `moved` and has woken the
+# leader, but no task carries the execution on. The follower waits forever.
+
+
+needs_get_context = pytest.mark.skipif(sys.version_info < (3, 12), reason="Task.get_context()")
+
+
+@needs_get_context
+async def test_cancel_from_the_leaders_own_context() -> None:
+    loop = asyncio.get_running_loop()
+    flights = SingleFlight()
+    gate = loop.create_future()
+
+    async def work() -> str:
+        await gate
+        return "answer"
+
+    leader = asyncio.create_task(flights.run("k", work))
+    await asyncio.sleep(0)
+    follower = asyncio.create_task(flights.run("k", work))
+    await asyncio.sleep(0)
+    errors = []
+
+    def cancel_leader() -> None:
+        try:
+            leader.cancel()
+        except Exception as exc:
+            errors.append(exc)
+
+    loop.call_soon(cancel_leader, context=leader.get_context())
+    await asyncio.sleep(0.01)
+    gate.set_result(None)
+    done, _ = await asyncio.wait({follower}, timeout=0.2)
+    follower.cancel()
+    assert not errors, errors
+    assert done, "the follower hangs"
+    assert follower.result() == "answer"

@@ -156,6 +156,9 @@ class _Guard(_Flight):
                             and not _outcome_of(yielded, exc)):
                         yielded = self._cancelled_while_running(exc)
                     else:  # the future's own outcome: the coroutine awaited it
+                        if isinstance(exc, asyncio.CancelledError):
+                            # The task's pending cancellation, if any, is consumed too.
+                            self.deadline_pending = False
                         yielded = coro.throw(exc)
                     continue
                 if self.moved is not None:  # woken by the future just after the move
@@ -205,14 +208,17 @@ class _Guard(_Flight):
         pending = waiting_on if waiting_on is not None and not waiting_on.done() else None
         # A deadline the leader's task had yet to deliver goes with the execution.
         rest = _Rest(self, self._coro, pending, deadline=self.deadline_pending)
+        rest.ready = False
         # In (a copy of) the leader's context, as if the leader had started the task:
         # cancel() runs in the canceller's context, the rest in the leader's own.
         context = self._leader_context if wake_leader else None
         task = (self._loop.create_task(rest) if context is None
-                else context.run(self._loop.create_task, rest))
+                else context.copy().run(self._loop.create_task, rest))
         self.task = task
-        if self._on_move is not None and isinstance(leader, asyncio.Task):
+        # A task of either implementation (the C one, or asyncio.tasks._PyTask).
+        if self._on_move is not None and callable(getattr(leader, "get_coro", None)):
             self._on_move(leader, task)
+        rest.ready = True
 
     # -- the Future protocol, as asyncio.Task uses it on what it awaits -----------------
 
@@ -270,7 +276,7 @@ class _Rest(collections.abc.Coroutine):  # type: ignore[type-arg]
     ``deadline`` delivers a deadline's cancellation first.
     """
 
-    __slots__ = ("_coro", "_deadline", "_flight", "_pending")
+    __slots__ = ("_coro", "_deadline", "_flight", "_pending", "ready")
 
     def __init__(
         self,
@@ -284,8 +290,14 @@ class _Rest(collections.abc.Coroutine):  # type: ignore[type-arg]
         self._coro = coro
         self._pending = pending
         self._deadline = deadline
+        # False until _move has told on_move: an eager task factory runs the first step
+        # inside create_task(), before the attempt deadline points at the new task.
+        self.ready = True
 
     def send(self, value: Any) -> Any:
+        if not self.ready:  # started eagerly inside _move: step on the next pass
+            self.ready = True
+            return None
         pending, self._pending = self._pending, None
         if self._deadline:
             self._deadline = False
