@@ -14,6 +14,7 @@ import pytest
 
 import xai_models_async as xm
 from tests.conftest import client_for
+from tests.test_integration import leftover_tasks, until
 from xai_models_async._flight import SingleFlight
 from xai_models_async.testing import FakeXAIServer, Fault, make_catalog
 
@@ -34,26 +35,6 @@ class Clock:
         self.now += seconds
 
 
-
-
-def fetch_tasks() -> list[asyncio.Task[Any]]:
-    """Tasks of the client still alive, other than the test's own (the fake server's
-    handlers share this loop; they are not counted)."""
-    def is_server(task: asyncio.Task[Any]) -> bool:
-        code = getattr(task.get_coro(), "cr_code", None)
-        filename = code.co_filename if code is not None else ""
-        return "aiohttp/web" in filename or "testing/_server" in filename
-    return [t for t in asyncio.all_tasks()
-            if t is not asyncio.current_task() and not is_server(t) and not t.done()]
-
-
-async def until(predicate: Any, limit: float = 2.0) -> None:
-    """Poll a server-side condition that follows from a socket event, a ms at a time."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.001)
 
 
 # -- single-flight --------------------------------------------------------------------
@@ -129,7 +110,7 @@ async def test_cancelling_one_waiter_keeps_the_request_for_the_other(
         assert model.id == "grok-3"
         assert first.cancelled()
         assert server.count(GROK3) == 1
-        assert fetch_tasks() == []
+        assert leftover_tasks() == set()
 
 
 async def test_cancelling_every_waiter_aborts_the_request(server: FakeXAIServer) -> None:
@@ -145,7 +126,7 @@ async def test_cancelling_every_waiter_aborts_the_request(server: FakeXAIServer)
         assert all(isinstance(r, asyncio.CancelledError) for r in results)
         # The shared request was cancelled and has unwound by the time the last waiter's
         # cancellation completed: no task is left behind.
-        assert fetch_tasks() == []
+        assert leftover_tasks() == set()
         assert len(client._flights) == 0
         # The server sees its connection dropped before the slow answer was sent.
         await until(lambda: server.open_connections == 0)

@@ -18,28 +18,11 @@ import pytest
 
 import xai_models_async as xm
 from tests.conftest import client_for
+from tests.test_integration import leftover_tasks, until
 from xai_models_async._flight import SingleFlight
 from xai_models_async.testing import FakeXAIServer, Fault
 
 GROK3 = "/v1/language-models/grok-3"
-
-
-def client_tasks() -> list[asyncio.Task[Any]]:
-    """Live tasks other than the test's and the fake server's handlers."""
-    def is_server(task: asyncio.Task[Any]) -> bool:
-        code = getattr(task.get_coro(), "cr_code", None)
-        filename = code.co_filename if code is not None else ""
-        return "aiohttp/web" in filename or "testing/_server" in filename
-    return [t for t in asyncio.all_tasks()
-            if t is not asyncio.current_task() and not is_server(t) and not t.done()]
-
-
-async def until(predicate: Any, limit: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.001)
 
 
 async def leader_and_follower(
@@ -71,7 +54,7 @@ async def test_a_cancelled_leader_leaves_at_once_and_the_request_carries_on(
         assert server.count(GROK3) == 1
         assert len(client._flights) == 0
         await asyncio.sleep(0)
-        assert client_tasks() == []
+        assert leftover_tasks() == set()
 
 
 async def test_many_followers_share_the_moved_request(server: FakeXAIServer) -> None:
@@ -118,7 +101,7 @@ async def test_the_last_follower_leaving_aborts_the_moved_request(
         with pytest.raises(asyncio.CancelledError):
             await follower
         # Unwound before the follower's cancellation completed.
-        assert client_tasks() == []
+        assert leftover_tasks() == set()
         assert len(client._flights) == 0
         await until(lambda: server.open_connections == 0)
         # A new call is a new request.
@@ -178,7 +161,7 @@ async def test_not_movable_the_last_waiter_leaving_aborts(server: FakeXAIServer)
         follower.cancel()
         results = await asyncio.gather(leader, follower, return_exceptions=True)
         assert all(isinstance(r, asyncio.CancelledError) for r in results)
-        assert client_tasks() == []
+        assert leftover_tasks() == set()
         assert len(client._flights) == 0
         await until(lambda: server.open_connections == 0)
 

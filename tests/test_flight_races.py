@@ -20,6 +20,8 @@ import pytest
 
 import xai_models_async as xm
 from tests.conftest import client_for
+from tests.test_flight import leader_and_follower
+from tests.test_integration import until
 from xai_models_async._deadlines import Deadlines
 from xai_models_async._flight import SingleFlight
 from xai_models_async.testing import FakeXAIServer, Fault
@@ -30,15 +32,6 @@ GROK3 = "/v1/language-models/grok-3"
 # -- deadline vs move --------------------------------------------------------
 # The attempt deadline fires in the same event-loop pass as the leader's cancellation
 # (the leader is moved to a new task). Two orders, two bugs.
-
-
-async def _setup(client, server):
-    leader = asyncio.create_task(client.language_models.get("grok-3"))
-    while server.count(GROK3) == 0:  # noqa: ASYNC110 - a server-side counter
-        await asyncio.sleep(0.001)
-    follower = asyncio.create_task(client.language_models.get("grok-3"))
-    await asyncio.sleep(0)
-    return leader, follower
 
 
 async def _same_pass(client, leader, offset):
@@ -56,7 +49,7 @@ async def test_leader_cancelled_just_before_the_deadline_fires(server: FakeXAISe
     # thrown into the not-yet-started _carry_on, which never reaches its try/settle.
     server.inject(Fault.slow(1.0), path=GROK3, times=1)
     async with client_for(server, timeout=0.15) as client:
-        leader, follower = await _setup(client, server)
+        leader, follower = await leader_and_follower(client, server)
         await _same_pass(client, leader, -0.005)
         with pytest.raises(asyncio.CancelledError):
             await leader
@@ -75,7 +68,7 @@ async def test_after_that_race_the_key_is_poisoned_for_good(server: FakeXAIServe
     # every later call with the same key joins it and waits forever.
     server.inject(Fault.slow(1.0), path=GROK3, times=1)
     async with client_for(server, timeout=0.15) as client:
-        leader, follower = await _setup(client, server)
+        leader, follower = await leader_and_follower(client, server)
         await _same_pass(client, leader, -0.005)
         await asyncio.wait({leader, follower}, timeout=0.3)
         follower.cancel()
@@ -107,7 +100,7 @@ async def test_deadline_fires_just_before_the_leader_is_cancelled(
 
 
 async def _same_pass_setup_then(client, server, offset):
-    leader, follower = await _setup(client, server)
+    leader, follower = await leader_and_follower(client, server)
     await _same_pass(client, leader, offset)
     return leader, follower
 
@@ -361,8 +354,7 @@ async def test_held_leader_then_deadline(server: FakeXAIServer) -> None:
     timeout = aiohttp.ClientTimeout(total=0.15, sock_connect=5)
     async with client_for(server, timeout=timeout) as client:
         leader = asyncio.create_task(client.language_models.get("grok-3"))
-        while server.count(GROK3) == 0:  # noqa: ASYNC110 - a server-side counter
-            await asyncio.sleep(0.001)
+        await until(lambda: server.count(GROK3) == 1)
         follower = asyncio.create_task(client.language_models.get("grok-3"))
         await asyncio.sleep(0.01)
         leader.cancel()  # held back: the follower still waits
@@ -466,7 +458,7 @@ async def test_client_with_a_pytask_factory(server: FakeXAIServer) -> None:
     try:
         server.inject(Fault.slow(1.0), path=GROK3, times=1)
         async with client_for(server, timeout=0.15) as client:
-            leader, follower = await _setup(client, server)
+            leader, follower = await leader_and_follower(client, server)
             leader.cancel()
             await asyncio.wait({leader})
             done, _ = await asyncio.wait({follower}, timeout=0.5)
@@ -516,7 +508,7 @@ async def test_eager_client(server: FakeXAIServer) -> None:
     try:
         server.inject(Fault.slow(1.0), path=GROK3, times=1)
         async with client_for(server, timeout=0.15) as client:
-            leader, follower = await _setup(client, server)
+            leader, follower = await leader_and_follower(client, server)
             wake_at = client._deadlines._wake_at
             loop.call_at(wake_at + 0.005, leader.cancel)
             time.sleep(max(0.0, wake_at + 0.02 - loop.time()))  # noqa: ASYNC251 - blocking on purpose

@@ -106,7 +106,6 @@ class AsyncClient:
     ) -> None:
         self._api_key = _check_api_key(api_key)
         self._base_url = _check_base_url(base_url)
-        self._base_path = self._base_url.raw_path.rstrip("/")
         self._timeout = _check_timeout(timeout, "timeout")
         self._phases = _without_total(self._timeout)
         self._movable = _movable(self._timeout)
@@ -339,7 +338,7 @@ class AsyncClient:
         deadlines = self._deadlines
         assert slots is not None
         assert deadlines is not None
-        url = self._base_url.with_path(self._base_path + path, encoded=True)
+        url = _transport.join(self._base_url, path)
         headers = {**self._per_request_headers, "x-client-request-id": self._call_id()}
         # `total` is enforced by `deadlines`, the other fields by aiohttp itself.
         phases = self._phases if timeout is self._timeout else _without_total(timeout)

@@ -220,7 +220,7 @@ class _Guard(_Flight):
             self._on_move(leader, task)
         rest.ready = True
 
-    # -- the Future protocol, as asyncio.Task uses it on what it awaits -----------------
+    # -- the Future protocol, as much of it as asyncio.Task uses on what it awaits -----
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
@@ -229,10 +229,6 @@ class _Guard(_Flight):
         self._waiting_on.add_done_callback(fn, context=context)
         self._wakeup = (fn, context)
         self._leader_context = context
-
-    def remove_done_callback(self, fn: Callable[..., object]) -> int:
-        removed: int = self._waiting_on.remove_done_callback(fn)
-        return removed
 
     def cancel(self, msg: Any = None) -> bool:
         if self.moved is not None:
@@ -245,22 +241,10 @@ class _Guard(_Flight):
             self.deadline_pending = True
         return cancelled
 
-    def cancelled(self) -> bool:
-        return self.moved is not None or bool(self._waiting_on.cancelled())
-
-    def done(self) -> bool:
-        return self.moved is not None or bool(self._waiting_on.done())
-
     def result(self) -> Any:
         if self.moved is not None:
             raise _cancelled(self.moved[0])
         return self._waiting_on.result()
-
-    def exception(self) -> BaseException | None:
-        if self.moved is not None:
-            raise _cancelled(self.moved[0])
-        exception: BaseException | None = self._waiting_on.exception()
-        return exception
 
     def __repr__(self) -> str:
         return f"<single-flight guard of {self._waiting_on!r}>"
