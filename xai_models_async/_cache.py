@@ -8,9 +8,49 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Cache", "MemoryCache"]
+import msgspec
+
+__all__ = ["Cache", "CacheEntry", "Coordinated", "MemoryCache"]
 
 T = TypeVar("T")
+
+
+class CacheEntry(msgspec.Struct, frozen=True, gc=False):
+    """One cached answer: the decoded ``value`` (a model Struct, or a list of them) and
+    ``fresh_until``, the wall-clock time (``time.time()`` seconds) when it stops being
+    fresh. A backend keeps an entry for the ``ttl`` it is given, which is longer than its
+    freshness when stale answers may still be served (stale-while-revalidate,
+    stale-if-error)."""
+
+    value: Any
+    fresh_until: float
+
+
+@runtime_checkable
+class Coordinated(Protocol):
+    """What a cache shared by many processes adds, so that one process in the fleet fills
+    a missing key while the others wait for it (cross-process single-flight).
+
+    None of these may raise (cancellation aside): a backend in trouble answers as if it
+    had no coordination at all (``lock`` grants, ``wait`` returns at once).
+    """
+
+    async def lock(self, key: str) -> str | None:
+        """Try to become the one filler of ``key``: a token, or None while another
+        process holds the lock. The lock expires by itself after the backend's lock
+        lifetime, so a filler that dies frees it."""
+        ...
+
+    async def unlock(self, key: str, token: str) -> None:
+        """Release the lock if ``token`` still holds it, and wake every waiter of
+        ``key`` in every process (whether the fill succeeded or not)."""
+        ...
+
+    async def wait(self, key: str) -> CacheEntry | None:
+        """Wait until ``key``'s lock is released or expires, then return the entry
+        stored under ``key`` (None if none). Returns at once when no lock is held;
+        never waits longer than the lock's remaining lifetime."""
+        ...
 
 
 @runtime_checkable
