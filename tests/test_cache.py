@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -49,8 +50,7 @@ async def test_a_thousand_concurrent_gets_send_one_request(server: FakeXAIServer
         assert server.request_count == 1
         assert all(r is results[0] for r in results)
         assert results[0].id == "grok-3"
-        assert len(client._flights) == 0
-        # Without a cache, a later call is a new request.
+        # Without a cache, a later call is a new request (the shared one is forgotten).
         await client.language_models.get("grok-3")
         assert server.count(GROK3) == 2
 
@@ -97,19 +97,37 @@ async def test_a_404_is_shared_too(server: FakeXAIServer) -> None:
     assert all(isinstance(r, xm.NotFoundError) for r in results)
 
 
-async def test_cancelling_one_waiter_keeps_the_request_for_the_other(
-    server: FakeXAIServer,
-) -> None:
+async def test_a_cancelled_follower_just_stops_waiting(server: FakeXAIServer) -> None:
     server.inject(Fault.slow(0.2), path=GROK3)
     async with client_for(server) as client:
-        first = asyncio.create_task(client.language_models.get("grok-3"))
-        second = asyncio.create_task(client.language_models.get("grok-3"))
+        leader = asyncio.create_task(client.language_models.get("grok-3"))
         await until(lambda: server.count(GROK3) == 1)
-        first.cancel()
-        model = await second
+        follower = asyncio.create_task(client.language_models.get("grok-3"))
+        await asyncio.sleep(0)
+        follower.cancel()
+        model = await leader
         assert model.id == "grok-3"
-        assert first.cancelled()
+        assert follower.cancelled()
         assert server.count(GROK3) == 1
+        assert leftover_tasks() == set()
+
+
+async def test_a_cancelled_leader_lets_its_followers_call_again(server: FakeXAIServer) -> None:
+    """Go's rule: the leader's cancellation aborts its request; the followers are woken,
+    the first becomes the new leader, and nobody else sees a CancelledError."""
+    server.inject(Fault.slow(0.2), path=GROK3)
+    async with client_for(server) as client:
+        leader = asyncio.create_task(client.language_models.get("grok-3"))
+        await until(lambda: server.count(GROK3) == 1)
+        followers = [asyncio.create_task(client.language_models.get("grok-3"))
+                     for _ in range(5)]
+        await asyncio.sleep(0)
+        leader.cancel()
+        models = await asyncio.gather(*followers)
+        assert leader.cancelled()
+        assert all(m is models[0] for m in models)  # the new leader's one request
+        assert server.count(GROK3) == 2
+        await until(lambda: server.open_connections <= 1)  # the aborted one was dropped
         assert leftover_tasks() == set()
 
 
@@ -127,7 +145,6 @@ async def test_cancelling_every_waiter_aborts_the_request(server: FakeXAIServer)
         # The shared request was cancelled and has unwound by the time the last waiter's
         # cancellation completed: no task is left behind.
         assert leftover_tasks() == set()
-        assert len(client._flights) == 0
         # The server sees its connection dropped before the slow answer was sent.
         await until(lambda: server.open_connections == 0)
         # Nothing was cached from the aborted request; a new call is a new request.
@@ -176,17 +193,18 @@ async def test_singleflight_shares_outcomes_without_unretrieved_errors(
         await gate.wait()
         raise ValueError("boom")
 
-    waiters = [asyncio.create_task(flights.run("k", failing)) for _ in range(5)]
+    waiters = [asyncio.create_task(flights.do("k", failing)) for _ in range(5)]
     await asyncio.sleep(0)
-    # Cancel some waiters; the survivors still get the shared error.
-    for waiter in waiters[:3]:
+    # Cancel some followers; the leader and the other follower still share the error.
+    for waiter in waiters[1:4]:
         waiter.cancel()
     await asyncio.sleep(0)
     gate.set()
     results = await asyncio.gather(*waiters, return_exceptions=True)
     assert calls == 1
-    assert [type(r) for r in results] == [asyncio.CancelledError] * 3 + [ValueError] * 2
-    assert results[3] is results[4]
+    assert [type(r) for r in results] == [ValueError] + [asyncio.CancelledError] * 3 + [
+        ValueError]
+    assert results[0] is results[4]
     assert len(flights) == 0
     with caplog.at_level(logging.ERROR, logger="asyncio"):
         import gc
@@ -210,7 +228,7 @@ async def test_singleflight_last_waiter_cancels_and_waits_for_the_task() -> None
             raise
         return 1
 
-    waiter = asyncio.create_task(flights.run("k", slow))
+    waiter = asyncio.create_task(flights.do("k", slow))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     waiter.cancel()
@@ -339,20 +357,25 @@ async def test_cached_lists_are_not_changed_by_callers(server: FakeXAIServer) ->
 
 
 class DictCache:
-    """A custom backend: what a Redis adapter would look like, recording its calls."""
+    """A custom backend, recording its calls (no expiry: the tests' clock stands still)."""
 
     def __init__(self) -> None:
-        self.data: dict[str, tuple[Any, float]] = {}
+        self.data: dict[str, tuple[xm.CacheEntry, float]] = {}
         self.calls: list[tuple[str, str]] = []
 
-    async def get(self, key: str) -> Any | None:
+    async def get(self, key: str) -> xm.CacheEntry | None:
         self.calls.append(("get", key))
         hit = self.data.get(key)
         return None if hit is None else hit[0]
 
-    async def set(self, key: str, value: Any, ttl: float) -> None:
+    async def set(self, key: str, entry: xm.CacheEntry, ttl: float) -> None:
         self.calls.append(("set", key))
-        self.data[key] = (value, ttl)
+        self.data[key] = (entry, ttl)
+
+    async def set_many(self, entries: Mapping[str, xm.CacheEntry], ttl: float) -> None:
+        self.calls.append(("set_many", str(len(entries))))
+        for key, entry in entries.items():
+            self.data[key] = (entry, ttl)
 
     async def clear(self) -> None:
         self.calls.append(("clear", ""))
@@ -386,26 +409,32 @@ def test_a_non_cache_is_rejected() -> None:
 # -- MemoryCache on its own -------------------------------------------------------------
 
 
+def entry(value: Any) -> xm.CacheEntry:
+    return xm.CacheEntry(value, fresh_until=0.0)
+
+
 async def test_memory_cache_ttl_lru_and_overwrite() -> None:
     clock = Clock()
     cache = xm.MemoryCache(maxsize=2, clock=clock)
     assert isinstance(cache, xm.Cache)
-    await cache.set("a", 1, 10)
-    await cache.set("b", 2, 10)
-    assert await cache.get("a") == 1  # a is now the most recently used
-    await cache.set("c", 3, 10)       # evicts b
+    await cache.set("a", entry(1), 10)
+    await cache.set("b", entry(2), 10)
+    assert await cache.get("a") == entry(1)  # a is now the most recently used
+    await cache.set("c", entry(3), 10)       # evicts b
     assert await cache.get("b") is None
-    assert await cache.get("a") == 1
+    assert await cache.get("a") == entry(1)
     assert len(cache) == 2
     clock.advance(10)
     assert await cache.get("a") is None  # expires exactly at ttl
     assert len(cache) == 1               # and is dropped
-    await cache.set("c", 4, 5)
-    assert await cache.get("c") == 4
+    await cache.set("c", entry(4), 5)
+    assert await cache.get("c") == entry(4)
     # A non-positive TTL stores nothing and drops what was there.
-    await cache.set("c", 5, 0)
+    await cache.set("c", entry(5), 0)
     assert await cache.get("c") is None
-    await cache.set("d", 1, 5)
+    await cache.set_many({"d": entry(1), "e": entry(2), "f": entry(3)}, 5)
+    assert len(cache) == 2  # set_many evicts too
+    assert await cache.get("f") == entry(3)
     await cache.clear()
     assert len(cache) == 0
 
@@ -423,9 +452,9 @@ async def test_concurrent_writers_and_readers_stay_consistent() -> None:
     async def worker(n: int) -> None:
         for i in range(200):
             key = f"k{(n * 7 + i) % 80}"
-            await cache.set(key, (key, i), 5)
-            value = await cache.get(key)
-            assert value is None or value[0] == key
+            await cache.set(key, entry((key, i)), 5)
+            found = await cache.get(key)
+            assert found is None or found.value[0] == key
             await asyncio.sleep(0)
 
     await asyncio.gather(*(worker(n) for n in range(20)))
@@ -445,10 +474,13 @@ async def test_a_shared_backend_keeps_api_keys_apart(server: FakeXAIServer) -> N
 
 
 class BrokenCache(DictCache):
-    async def get(self, key: str) -> Any | None:
+    async def get(self, key: str) -> xm.CacheEntry | None:
         raise ConnectionError("cache backend down")
 
-    async def set(self, key: str, value: Any, ttl: float) -> None:
+    async def set(self, key: str, entry: xm.CacheEntry, ttl: float) -> None:
+        raise ConnectionError("cache backend down")
+
+    async def set_many(self, entries: Mapping[str, xm.CacheEntry], ttl: float) -> None:
         raise ConnectionError("cache backend down")
 
 

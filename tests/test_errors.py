@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import xai_models_async as xm
-from xai_models_async._errors import parse_error_body, status_error_class
-from xai_models_async._transport import status_error
+from xai_models_async._wire import parse_error_body, status_error_class
+from xai_models_async._wire import status_error
 
 WRONG_KEY = (
     b'{"code":"Client specified an invalid argument","error":"Incorrect API key provided: '
@@ -88,7 +88,7 @@ def test_status_classes(status: int, message: str, cls: type[xm.APIStatusError])
 
 def test_wrong_key_400_is_authentication_error_with_status_kept() -> None:
     err = status_error(400, "Bad Request", {"x-request-id": "rid-9"}, WRONG_KEY,
-                       path="/v1/models", attempt=1)
+                       path="/v1/models", attempt=1, now=0.0)
     assert isinstance(err, xm.AuthenticationError)
     assert err.status_code == 400
     assert err.request_id == "rid-9"
@@ -101,7 +101,7 @@ def test_wrong_key_400_is_authentication_error_with_status_kept() -> None:
 
 def test_status_error_carries_everything() -> None:
     err = status_error(404, "Not Found", {"x-request-id": "r1"}, NOT_FOUND,
-                       path="/v1/language-models/grok-x", attempt=1)
+                       path="/v1/language-models/grok-x", attempt=1, now=0.0)
     assert isinstance(err, xm.NotFoundError)
     assert err.status_code == 404
     assert err.body == {"code": "Some requested entity was not found",
@@ -127,13 +127,13 @@ def test_status_error_carries_everything() -> None:
 )
 def test_rate_limit_exhaustion(message: str, exhausted: bool) -> None:
     body = ('{"code":"x","error":"' + message + '"}').encode()
-    err = status_error(429, "Too Many Requests", {}, body, path="/v1/models", attempt=1)
+    err = status_error(429, "Too Many Requests", {}, body, path="/v1/models", attempt=1, now=0.0)
     assert isinstance(err, xm.RateLimitError)
     assert err.exhausted is exhausted
 
 
 def test_retry_after_is_reported_in_the_message() -> None:
-    err = status_error(429, None, {"Retry-After": "3600"}, b"", path="/v1/models", attempt=3)
+    err = status_error(429, None, {"Retry-After": "3600"}, b"", path="/v1/models", attempt=3, now=0.0)
     assert err.retry_after == 3600
     assert "3600" in str(err)
     assert "3 attempts" in str(err)

@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xai_models_async as xm
-from xai_models_async._errors import parse_error_body
-from xai_models_async._resource import ENDPOINTS, decode, encode_id
-from xai_models_async._retry import parse_retry_after
-from xai_models_async._transport import status_error
+from xai_models_async._wire import parse_error_body
+from xai_models_async._endpoints import ENDPOINTS
+from xai_models_async._wire import decode, encode_id
+from xai_models_async._wire import parse_retry_after
+from xai_models_async._wire import status_error
 
 header_values = st.one_of(
     st.text(max_size=40),
@@ -58,7 +59,7 @@ def test_parse_error_body_total_on_bytes(body: bytes, status: int, reason: str |
 @given(value=json_values, status=st.integers(400, 599))
 def test_error_bodies_from_any_json(value: object, status: int) -> None:
     body = msgspec.json.encode(value)
-    err = status_error(status, None, {}, body, path="/v1/models", attempt=1)
+    err = status_error(status, None, {}, body, path="/v1/models", attempt=1, now=0.0)
     assert isinstance(err, xm.APIStatusError)
     assert err.status_code == status
     assert str(err)  # renders

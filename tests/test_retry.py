@@ -9,13 +9,14 @@ from email.utils import format_datetime
 import pytest
 
 import xai_models_async as xm
-from xai_models_async._retry import backoff, decide, is_retryable, parse_retry_after
+from xai_models_async._retry import backoff, decide, is_retryable
+from xai_models_async._wire import parse_retry_after
 
 NOW = 1_700_000_000.0
 
 
 def status(code: int, message: str = "x", retry_after: float | None = None) -> xm.APIStatusError:
-    from xai_models_async._errors import status_error_class
+    from xai_models_async._wire import status_error_class
 
     cls = status_error_class(code, message)
     return cls(message, status_code=code, retry_after=retry_after, method="GET", path="/p")

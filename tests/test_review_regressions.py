@@ -14,8 +14,8 @@ from aiohttp import web
 
 import xai_models_async as xm
 from tests.test_integration import leftover_tasks, until
-from xai_models_async._errors import parse_error_body
-from xai_models_async._retry import parse_retry_after
+from xai_models_async._wire import parse_error_body
+from xai_models_async._wire import parse_retry_after
 from xai_models_async.testing import FakeXAIServer, Fault, make_catalog
 
 LM = "/v1/language-models"
@@ -244,9 +244,9 @@ async def test_close_during_a_retry_sleep_is_a_clear_error() -> None:
         await slept.wait()
         await client.close()
         resume.set()
-        with pytest.raises(xm.XAIError, match="closed while") as info:
+        with pytest.raises(xm.ClientClosedError, match="closed while") as info:
             await task
-    assert type(info.value) is xm.XAIError  # not an "unexpected RuntimeError" wrapper
+    assert isinstance(info.value.__cause__, xm.InternalServerError)  # what it retried
     assert server.request_count == 1
 
 

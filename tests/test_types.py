@@ -9,7 +9,7 @@ import pytest
 
 import xai_models_async as xm
 from tests.conftest import spec_examples
-from xai_models_async._resource import ENDPOINTS
+from xai_models_async._endpoints import ENDPOINTS
 
 LIST_KINDS = ["models", "language_models", "image_generation_models",
               "video_generation_models"]

@@ -11,9 +11,10 @@
 Every name below is the public API; everything in a ``_module`` is private.
 """
 
-from xai_models_async._cache import Cache, MemoryCache
+from xai_models_async._cache import Cache, CacheEntry, MemoryCache
 from xai_models_async._catalog import Catalog
-from xai_models_async._client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, AsyncClient
+from xai_models_async._client import AsyncClient
+from xai_models_async._config import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT
 from xai_models_async._errors import (
     APIConnectionError,
     APIError,
@@ -22,6 +23,7 @@ from xai_models_async._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     InternalServerError,
     NotFoundError,
@@ -44,6 +46,7 @@ from xai_models_async.types import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "APIConnectionError",
     "APIError",
@@ -54,8 +57,10 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Cache",
+    "CacheEntry",
     "Capabilities",
     "Catalog",
+    "ClientClosedError",
     "ConflictError",
     "ImageGenerationModel",
     "InternalServerError",

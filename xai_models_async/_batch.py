@@ -5,22 +5,21 @@ A batch of N calls with concurrency C must (a) keep at most C HTTP attempts in f
 (c) not hold N tasks in memory at once.
 
 So C workers pull calls from one shared iterator, and every HTTP attempt takes one of C
-slots (a semaphore) through the worker's :class:`Ticket`. A worker about to sleep before
-a retry gives its slot back and asks for one more worker, which takes the free slot and
-the next call; the extra workers stop once the calls run out. The ticket travels in a
-context variable, so the retry loop finds it without every layer passing it along.
+slots (a semaphore) through the worker's :class:`Ticket`, which the worker hands to each
+call it makes (the retry loop takes and gives back the slot). A worker about to sleep
+before a retry gives its slot back and asks for one more worker, which takes the free
+slot and the next call; the extra workers stop once the calls run out.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from xai_models_async._errors import XAIError
 
-__all__ = ["Ticket", "current_ticket", "gather_bounded"]
+__all__ = ["Ticket", "gather_bounded"]
 
 T = TypeVar("T")
 X = TypeVar("X")
@@ -53,20 +52,16 @@ class Ticket:
         self._on_sleep()
 
 
-current_ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar(
-    "xai_models_async_ticket", default=None
-)
-
-
 async def gather_bounded(
-    call: Callable[[X], Awaitable[T]],
+    call: Callable[[X, Ticket], Awaitable[T]],
     items: Sequence[X],
     *,
     concurrency: int,
     return_exceptions: bool,
 ) -> list[Any]:
-    """``await call(item)`` for every item with at most ``concurrency`` HTTP attempts in
-    flight (no closure or task per item is kept, only the results).
+    """``await call(item, ticket)`` for every item with at most ``concurrency`` HTTP
+    attempts in flight: ``call`` takes the worker's ticket for each attempt (no closure or
+    task per item is kept, only the results).
 
     Results keep the order of ``items``. Without ``return_exceptions`` the first
     failure stops the batch, cancels what runs, and is raised once everything has unwound;
@@ -94,13 +89,12 @@ async def gather_bounded(
     async def work() -> None:
         nonlocal remaining
         ticket = Ticket(slots, spawn)
-        current_ticket.set(ticket)  # this task's own context: only its calls see it
         try:
             # next() never yields to the loop, so workers can share the iterator.
             for index, item in pending:
                 remaining -= 1
                 try:
-                    results[index] = await call(item)
+                    results[index] = await call(item, ticket)
                 except XAIError as exc:
                     if not return_exceptions:
                         raise
@@ -121,7 +115,6 @@ async def gather_bounded(
 
     def spawn() -> None:
         if remaining > 0 and not failures and not stopped:
-            # The task copies the context; the ticket it sets stays in that copy.
             task = asyncio.ensure_future(work())
             workers.add(task)
             task.add_done_callback(finished)

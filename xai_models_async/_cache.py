@@ -1,19 +1,17 @@
-"""The TTL cache behind a small protocol (single-flight lives in ``_flight``)."""
+"""The cache behind a small protocol: entries, the in-memory default, and the seam a
+cache shared by many processes adds (single-flight within a process lives in ``_flight``;
+freshness and stale answers are decided by ``_pipeline``)."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
 __all__ = ["Cache", "CacheEntry", "Coordinated", "MemoryCache"]
-
-T = TypeVar("T")
-
 
 class CacheEntry(msgspec.Struct, frozen=True, gc=False):
     """One cached answer: the decoded ``value`` (a model Struct, or a list of them) and
@@ -57,32 +55,35 @@ class Coordinated(Protocol):
 class Cache(Protocol):
     """Where ``AsyncClient(cache_ttl=...)`` keeps list and get results.
 
-    Implement these three coroutines to plug in another backend (Redis, memcached, ...).
-    Values are the library's frozen Structs (picklable) or lists of them, never ``None``;
-    ``get`` returns None on a miss or once ``ttl`` seconds have passed since ``set``, so
-    an expired answer is fetched again rather than served forever. ``clear`` forgets
-    every entry.
+    Implement these coroutines to plug in another backend (:class:`RedisCache` is one).
+    Values are :class:`CacheEntry` objects; ``get`` returns None on a miss or once ``ttl``
+    seconds have passed since ``set`` (the client decides freshness from the entry, the
+    backend only how long to keep it). ``set_many`` stores many entries at once (one round
+    trip for a remote store); ``clear`` forgets every entry.
 
     Keys look like ``"<scope>:language_models:list"`` or
     ``"<scope>:language_models:get:grok-3"``, where the client's ``<scope>`` is a hash of
     its base URL and API key: which models a key may use depends on its team, so clients
     with different keys can share one backend safely. A backend must tolerate concurrent
-    calls from one event loop.
+    calls from one event loop, and should never raise: the client treats an exception as
+    a miss (logged), but a backend knows best how to fail quietly.
     """
 
-    async def get(self, key: str) -> Any | None: ...
+    async def get(self, key: str) -> CacheEntry | None: ...
 
-    async def set(self, key: str, value: Any, ttl: float) -> None: ...
+    async def set(self, key: str, entry: CacheEntry, ttl: float) -> None: ...
+
+    async def set_many(self, entries: Mapping[str, CacheEntry], ttl: float) -> None: ...
 
     async def clear(self) -> None: ...
 
 
 class MemoryCache:
-    """The default in-memory cache: TTL per entry, least recently used entries evicted past
-    ``maxsize`` (16,384: room for a cached list of every kind and each listed model, which
-    are stored only as references). Safe under concurrency within one event loop (no await
-    inside an update).
-    ``clock`` (default ``time.monotonic``) is injectable so tests never wait."""
+    """The default in-memory cache: each entry kept for its ``ttl``, least recently used
+    entries evicted past ``maxsize`` (16,384: room for a cached list of every kind and each
+    listed model, which are stored only as references). Safe under concurrency within one
+    event loop (no await inside an update). ``clock`` (default ``time.monotonic``) is
+    injectable so tests never wait."""
 
     __slots__ = ("_clock", "_data", "_maxsize")
 
@@ -91,28 +92,28 @@ class MemoryCache:
             raise ValueError(f"maxsize must be an int >= 1, got {maxsize!r}")
         self._maxsize = maxsize
         self._clock = clock or time.monotonic
-        self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._data: OrderedDict[str, tuple[float, CacheEntry]] = OrderedDict()
 
-    async def get(self, key: str) -> Any | None:
-        entry = self._data.get(key)
-        if entry is None:
+    async def get(self, key: str) -> CacheEntry | None:
+        found = self._data.get(key)
+        if found is None:
             return None
-        expires, value = entry
+        expires, entry = found
         if self._clock() >= expires:
             del self._data[key]
             return None
         self._data.move_to_end(key)
-        return value
+        return entry
 
-    async def set(self, key: str, value: Any, ttl: float) -> None:
-        if ttl <= 0:
-            # Expired on arrival: also drop an older entry, or it would still be served.
-            self._data.pop(key, None)
-            return
-        self._data[key] = (self._clock() + ttl, value)
-        self._data.move_to_end(key)
-        while len(self._data) > self._maxsize:
-            self._data.popitem(last=False)
+    async def set(self, key: str, entry: CacheEntry, ttl: float) -> None:
+        self._put(key, entry, self._clock() + ttl, ttl)
+        self._evict()
+
+    async def set_many(self, entries: Mapping[str, CacheEntry], ttl: float) -> None:
+        expires = self._clock() + ttl
+        for key, entry in entries.items():
+            self._put(key, entry, expires, ttl)
+        self._evict()
 
     async def clear(self) -> None:
         self._data.clear()
@@ -120,13 +121,14 @@ class MemoryCache:
     def __len__(self) -> int:
         return len(self._data)
 
+    def _put(self, key: str, entry: CacheEntry, expires: float, ttl: float) -> None:
+        if ttl <= 0:
+            # Expired on arrival: also drop an older entry, or it would still be served.
+            self._data.pop(key, None)
+            return
+        self._data[key] = (expires, entry)
+        self._data.move_to_end(key)
 
-def check_ttl(ttl: object, name: str = "cache_ttl") -> float | None:
-    """Validate a TTL argument: None (off) or a finite number of seconds >= 0."""
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds or None, got {ttl!r}")
-    if math.isnan(ttl) or math.isinf(ttl) or ttl < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {ttl}")
-    return float(ttl)
+    def _evict(self) -> None:
+        while len(self._data) > self._maxsize:
+            self._data.popitem(last=False)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from xai_models_async._errors import XAIError
+from xai_models_async._endpoints import ENDPOINTS, find_model
+from xai_models_async._errors import APIError, XAIError
 from xai_models_async.types import (
     AnyModel,
     ImageGenerationModel,
@@ -39,7 +40,9 @@ TypedModel = LanguageModel | ImageGenerationModel | VideoGenerationModel
 class Catalog:
     """What ``client.catalog()`` returns: the four lists, and the errors of the parts that
     failed when it was called with ``return_exceptions=True`` (keyed by kind, or by
-    ``"kind:model_id"`` for a failed detail ``get``).
+    ``"kind:model_id"`` for a failed detail ``get``). ``stale`` names the parts served
+    from a stale cache entry because refreshing them failed (``stale_if_error``), each
+    with the error of that refresh; ``is_stale`` says whether there is any.
 
     Every query is offline. ``find`` resolves an id or alias; ``with_input`` /
     ``with_output`` filter by modality; ``cheapest`` ranks language models by price;
@@ -51,6 +54,7 @@ class Catalog:
     image_generation_models: tuple[ImageGenerationModel, ...] = ()
     video_generation_models: tuple[VideoGenerationModel, ...] = ()
     errors: dict[str, XAIError] = field(default_factory=dict, compare=False)
+    stale: dict[str, APIError] = field(default_factory=dict, compare=False)
     # kind (None: all kinds) -> name -> model; filled lazily by _index_for.
     _indexes: dict[Kind | None, dict[str, AnyModel]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -63,6 +67,11 @@ class Catalog:
             value = getattr(self, kind)
             if not isinstance(value, tuple):
                 object.__setattr__(self, kind, tuple(value))
+
+    @property
+    def is_stale(self) -> bool:
+        """Whether any part is a stale cached answer standing in for a failed refresh."""
+        return bool(self.stale)
 
     def __iter__(self) -> Iterator[AnyModel]:
         """Every model object, the typed lists first (language, image, video), then the
@@ -85,8 +94,6 @@ class Catalog:
         over another model's alias. Raises ``NotFoundError`` whose ``suggestions`` hold the
         closest ids and aliases, and ``ValueError`` for an empty name or unknown kind.
         """
-        from xai_models_async._resource import ENDPOINTS, find_model
-
         if not isinstance(name, str) or not name.strip():
             raise ValueError("name must be a non-empty string")
         if kind is not None:

@@ -3,7 +3,8 @@
 The tree::
 
     XAIError                          base of everything raised here (also misuse: no key,
-     |                                closed client, client used from a second event loop)
+     |                                client used from a second event loop)
+     +-- ClientClosedError            the client was closed before or during the call
      +-- APIError                     something went wrong talking to the API
           +-- APIStatusError          the server answered with a non-2xx status
           |    +-- BadRequestError            400
@@ -19,7 +20,8 @@ The tree::
           +-- APIConnectionError      no usable answer: refused, reset, TLS, truncated body
           |    +-- APITimeoutError    one attempt exceeded its timeout, or the retry deadline
           +-- APIResponseValidationError
-                                      a 2xx body that is not JSON or does not fit the Struct
+                                      a 2xx body that is not JSON, does not fit the Struct,
+                                      or is larger than ``max_response_bytes``
 
 ``ValueError`` is raised, before any request, for arguments that can never be valid (an
 empty model id, a negative concurrency).
@@ -35,9 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
 
-import msgspec
 from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "InternalServerError",
     "NotFoundError",
@@ -60,6 +61,11 @@ __all__ = [
 
 class XAIError(Exception):
     """Base class of every exception raised by ``xai_models_async``."""
+
+
+class ClientClosedError(XAIError):
+    """The ``AsyncClient`` was closed: before the call, or while it waited to retry (a
+    call sleeping before a retry is woken at once by ``close()``)."""
 
 
 class APIError(XAIError):
@@ -232,18 +238,6 @@ class InternalServerError(APIStatusError):
     """HTTP 500 or above (529 means xAI is overloaded)."""
 
 
-_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
-
-_WRONG_KEY = re.compile(r"api[ _-]?key", re.IGNORECASE)
-_WRONG_KEY_HINT = re.compile(r"incorrect|invalid|wrong|malformed|missing|no api key", re.I)
 # Money words only: xAI's generic 429 code is gRPC's "Some resource has been exhausted",
 # which is an ordinary rate limit and must still be retried.
 _EXHAUSTED = re.compile(
@@ -251,132 +245,8 @@ _EXHAUSTED = re.compile(
     r"out of funds|payment required",
     re.IGNORECASE,
 )
-_SECRET = re.compile(r"xai-[A-Za-z0-9_\-]{6,}")
-_TAGS = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
-_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-_MAX_MESSAGE = 500
-
-
-def status_error_class(status: int, message: str) -> type[APIStatusError]:
-    """The exception class for an HTTP status and the server's message."""
-    if status == 400 and _WRONG_KEY.search(message) and _WRONG_KEY_HINT.search(message):
-        return AuthenticationError
-    cls = _STATUS_CLASSES.get(status)
-    if cls is not None:
-        return cls
-    if status >= 500:
-        return InternalServerError
-    return APIStatusError
 
 
 def is_credit_exhaustion(message: str, code: object = None) -> bool:
     """Does a 429's message or code say the money, not the rate, ran out?"""
     return bool(_EXHAUSTED.search(message) or (code is not None and _EXHAUSTED.search(str(code))))
-
-
-class ErrorBody(msgspec.Struct, frozen=True):
-    """What :func:`parse_error_body` found: a message (never empty), the code if any, and the
-    parsed JSON (or the text) for ``APIStatusError.body``."""
-
-    message: str
-    code: str | int | None
-    parsed: object
-
-
-def parse_error_body(body: bytes, status: int, reason: str | None = None) -> ErrorBody:
-    """Read either xAI error shape, or anything else a server or proxy sends.
-
-    ``{"code": "...", "error": "message"}`` and ``{"error": {"message", "type", "code"}}``
-    are understood; a URL-encoded message is decoded; an HTML page is reduced to its text;
-    an empty body falls back to the HTTP reason. Never raises.
-    """
-    parsed: object = None
-    message: str | None = None
-    code: str | int | None = None
-    text = body.decode("utf-8", "replace").strip() if body else ""
-    if text:
-        try:
-            parsed = _decode_json(body, text)
-        except (msgspec.DecodeError, RecursionError):  # msgspec: ~1,000 levels deep
-            parsed = text
-            message = text  # not JSON: HTML from a proxy, plain text, a cut-off body
-        else:
-            if isinstance(parsed, dict):
-                message, code = _from_mapping(parsed)
-            elif isinstance(parsed, str) and parsed:
-                message = parsed
-    if message:
-        message = _clean(message)
-    if not message:
-        reason_text = reason or "no reason given"
-        message = f"HTTP {status} {reason_text} (empty or unreadable error body)"
-    return ErrorBody(message=message, code=code, parsed=parsed if parsed is not None else text)
-
-
-def _decode_json(body: bytes, text: str) -> object:
-    try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        # One invalid UTF-8 byte should not cost the parsed message: retry on the text
-        # with the bad bytes replaced (the same text, when it was not JSON at all).
-        return msgspec.json.decode(text.encode())
-
-
-def _from_mapping(obj: dict[Any, Any]) -> tuple[str | None, str | int | None]:
-    err = obj.get("error")
-    code = _as_code(obj.get("code"))
-    message: str | None = None
-    if isinstance(err, dict):
-        message = _as_text(err.get("message"))
-        if code is None:
-            code = _as_code(err.get("code"))
-        if code is None:
-            code = _as_code(err.get("type"))
-    elif err is not None:
-        message = _as_text(err)
-    if message is None:
-        message = _as_text(obj.get("message")) or _as_text(obj.get("detail"))
-    if message is None and isinstance(code, str):
-        message = code
-    return message, code
-
-
-def _as_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, (int, float, bool)):
-        return str(value)
-    try:
-        return msgspec.json.encode(value).decode()
-    except (TypeError, msgspec.EncodeError):
-        return None
-
-
-def _as_code(value: object) -> str | int | None:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (str, int)):
-        return value if value != "" else None
-    return None
-
-
-def _clean(message: str) -> str:
-    if _PERCENT_ESCAPE.search(message):
-        # xAI has sent messages URL-encoded ("Incorrect%20API%20key"); a bare "100%" has no
-        # escape and is left alone.
-        message = unquote(message)
-    if "<" in message and ">" in message:
-        message = _TAGS.sub(" ", message)
-    message = _SPACE.sub(" ", message).strip()
-    message = mask_secrets(message)
-    if len(message) > _MAX_MESSAGE:
-        message = message[: _MAX_MESSAGE - 1] + "…"
-    return message
-
-
-def mask_secrets(text: str) -> str:
-    """Replace anything that looks like an xAI API key with a masked form."""
-    return _SECRET.sub(lambda m: m.group(0)[:6] + "***", text)

@@ -2,16 +2,13 @@
 
 Nothing here does I/O or reads the clock: :func:`decide` takes the error, the attempt
 number, the elapsed time, "now" and a random number, so every decision is testable with a
-table. The loop that sleeps lives in ``_client``.
+table. The loop that sleeps lives in ``_pipeline``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 
 from xai_models_async._errors import (
     APIConnectionError,
@@ -112,63 +109,6 @@ def _check_seconds(name: str, value: object) -> None:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
 
 
-def parse_retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """The wait a server asks for, in seconds, or None.
-
-    ``retry-after-ms`` (milliseconds, as OpenAI-style servers send) wins over
-    ``Retry-After``, which may be seconds (a float is accepted) or an HTTP date, read
-    against ``now`` (a Unix time). A date in the past means 0. Garbage, negative, NaN or
-    infinite values mean None. Never raises.
-    """
-    raw_ms = _header(headers, "retry-after-ms")
-    if raw_ms is not None:
-        ms = _parse_seconds(raw_ms)
-        if ms is not None:
-            return ms / 1000.0
-    raw = _header(headers, "retry-after")
-    if raw is None:
-        return None
-    seconds = _parse_seconds(raw)
-    if seconds is not None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:  # pragma: no cover - older Pythons returned None for garbage
-        return None
-    if when.tzinfo is None:  # an HTTP-date is GMT; the asctime form just does not say so
-        when = when.replace(tzinfo=timezone.utc)
-    try:
-        delta = when.timestamp() - now
-    except (OverflowError, OSError, ValueError):
-        return None
-    return max(0.0, delta)
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        # Mappings that are not case-insensitive (plain dicts in tests, user code).
-        for key, candidate in headers.items():
-            if key.lower() == name:
-                return candidate
-    return value
-
-
-def _parse_seconds(raw: str) -> float | None:
-    text = raw.strip()
-    if not text or len(text) > 32:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    if math.isnan(value) or math.isinf(value) or value < 0:
-        return None
-    return value
-
-
 def backoff(policy: RetryPolicy, retry_number: int, rand: float) -> float:
     """Seconds before retry number ``retry_number`` (1-based), with ``rand`` in [0, 1)."""
     exponent = min(retry_number - 1, 62)  # 2**62 s is forever; avoid float overflow
@@ -225,7 +165,7 @@ def decide(
         source = "backoff"
     if policy.deadline is not None and elapsed + delay >= policy.deadline:
         return Decision(None, f"deadline of {policy.deadline:g} s would pass")
-    return Decision(delay, f"{_describe(error)}; {source} {delay:.3f} s")
+    return Decision(delay, f"{_describe(error)}; delay from {source}")
 
 
 def _describe(error: APIError) -> str:

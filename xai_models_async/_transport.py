@@ -20,12 +20,11 @@ from yarl import URL
 from xai_models_async._errors import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    parse_error_body,
-    status_error_class,
 )
-from xai_models_async._retry import parse_retry_after
+from xai_models_async._wire import status_error
 
 logger = logging.getLogger("xai_models_async")
 
@@ -33,6 +32,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # asyncio.TimeoutError is the builtin TimeoutError only from Python 3.11 on.
 _TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 _MAX_REDIRECTS = 5
+#: How much of an error body is read and kept on the exception: error bodies are a
+#: sentence or two, and a proxy's HTML page or a hostile body must not fill memory.
+ERROR_BODY_LIMIT = 64 * 1024
 
 
 class Response(NamedTuple):
@@ -42,10 +44,6 @@ class Response(NamedTuple):
     headers: CIMultiDictProxy[str]
     body: bytes
     request_id: str | None
-
-
-def origin(url: URL) -> tuple[str, str | None, int | None]:
-    return (url.scheme, url.host, url.port)
 
 
 def join(base_url: URL, path: str) -> URL:
@@ -61,16 +59,17 @@ async def send(
     headers: Mapping[str, str],
     timeout: aiohttp.ClientTimeout,
     attempt: int,
+    limit: int,
 ) -> Response:
     """GET ``url`` (whose encoded path is ``path``, for messages) once; raise an
-    ``APIError`` for anything but a 2xx.
+    ``APIError`` for anything but a 2xx, and for a 2xx body over ``limit`` bytes
+    (decompressed; the read stops there).
 
     Same-origin redirects are followed (at most five); a redirect to another origin is
     refused, so the API key never leaves the configured origin.
     """
     debug = logger.isEnabledFor(logging.DEBUG)
     started = time.perf_counter() if debug else 0.0
-    home: tuple[str, str | None, int | None] | None = None  # computed on a redirect only
     for _ in range(_MAX_REDIRECTS + 1):
         try:
             # raise_for_status=False: an application's own session may default to True.
@@ -78,17 +77,20 @@ async def send(
                 url, headers=headers, timeout=timeout, allow_redirects=False,
                 raise_for_status=False,
             ) as resp:
-                body = await resp.read()
                 status = resp.status
+                if 200 <= status < 300:
+                    body = await _read(resp, limit, path, attempt)
+                else:
+                    body = await _read_prefix(resp, ERROR_BODY_LIMIT)
                 resp_headers = resp.headers
                 reason = resp.reason
         except BaseException as exc:  # mapped below; CancelledError re-raised there
             error = _connection_error(exc, path, attempt)
-            if error is exc:
-                raise  # CancelledError and friends, untouched
             if debug and isinstance(error, APIError):
                 logger.debug("GET %s failed in %.1f ms (attempt %d): %s", path,
                              (time.perf_counter() - started) * 1000, attempt, error.message)
+            if error is exc:
+                raise  # ours already, CancelledError and friends: untouched
             raise error from exc
         request_id = resp_headers.get("x-request-id")
         if debug:
@@ -100,10 +102,9 @@ async def send(
             return Response(status, resp_headers, body, request_id)
         if status in _REDIRECTS and "Location" in resp_headers:
             target = _redirect_target(url, resp_headers["Location"])
-            if home is None:
-                home = origin(url)
-            if target is not None and origin(target) == home:
+            if target is not None and _origin(target) == _origin(url):
                 url = target
+                path = target.raw_path
                 continue
             raise APIStatusError(
                 f"redirected to {_safe_origin(target)}; not followed, so that the API key is "
@@ -111,38 +112,78 @@ async def send(
                 status_code=status, headers=resp_headers, body=None,
                 method="GET", path=path, attempts=attempt, request_id=request_id,
             )
-        raise status_error(status, reason, resp_headers, body, path=path, attempt=attempt)
+        raise status_error(status, reason, resp_headers, body, path=path, attempt=attempt,
+                           now=time.time())
     raise APIConnectionError(
         f"more than {_MAX_REDIRECTS} redirects", retryable=False,
         method="GET", path=path, attempts=attempt,
     )
 
 
-def status_error(
-    status: int,
-    reason: str | None,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    path: str,
-    attempt: int,
-    now: float | None = None,
-) -> APIStatusError:
-    """The typed error for a non-2xx answer, with the server's message and code."""
-    parsed = parse_error_body(body, status, reason)
-    cls = status_error_class(status, parsed.message)
-    return cls(
-        parsed.message,
-        status_code=status,
-        code=parsed.code,
-        headers=headers,
-        body=parsed.parsed,
-        retry_after=parse_retry_after(headers, time.time() if now is None else now),
-        method="GET",
-        path=path,
-        attempts=attempt,
-        request_id=headers.get("x-request-id"),
+async def _read(resp: aiohttp.ClientResponse, limit: int, path: str, attempt: int) -> bytes:
+    """The whole body, or an error as soon as it passes ``limit`` bytes."""
+    try:
+        return await _read_limited(resp, limit, path, attempt)
+    except aiohttp.ClientPayloadError as exc:
+        # Say how much arrived, in the words of HTTP, not aiohttp's internals.
+        received = resp.content.total_raw_bytes
+        expected = resp.content_length
+        of = f" of {expected:,}" if expected is not None else ""
+        raise APIConnectionError(
+            f"the response body was cut short: the connection closed after {received:,}"
+            f"{of} bytes", method="GET", path=path, attempts=attempt,
+            request_id=resp.headers.get("x-request-id"),
+        ) from exc
+
+
+async def _read_limited(
+    resp: aiohttp.ClientResponse, limit: int, path: str, attempt: int
+) -> bytes:
+    length = resp.content_length
+    if length is not None and length > limit:
+        raise _too_large(resp, limit, path, attempt, f"its Content-Length is {length:,}")
+    if length is not None and "Content-Encoding" not in resp.headers:
+        # The parser reads exactly Content-Length bytes, already known to fit.
+        return await resp.read()
+    # Compressed or chunked: read piece by piece, so that a small gzip "bomb" is stopped
+    # at the limit instead of being inflated whole (resp.read() lifts aiohttp's
+    # decompression chunk limit).
+    chunks = []
+    size = 0
+    content = resp.content
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(resp, limit, path, attempt, f"more than {limit:,} bytes arrived")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_prefix(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """At most about ``limit`` bytes of an error body; the rest is left unread (the
+    connection is then closed rather than reused)."""
+    chunks = []
+    size = 0
+    content = resp.content
+    while size < limit and (chunk := await content.readany()):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[:limit]
+
+
+def _too_large(
+    resp: aiohttp.ClientResponse, limit: int, path: str, attempt: int, why: str
+) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"the response body is larger than max_response_bytes={limit:,} ({why}); "
+        "not read further",
+        status_code=resp.status, method="GET", path=path, attempts=attempt,
+        request_id=resp.headers.get("x-request-id"),
     )
+
+
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    return (url.scheme, url.host, url.port)
 
 
 def _redirect_target(url: URL, location: str) -> URL | None:
@@ -158,13 +199,13 @@ def _safe_origin(url: URL | None) -> str:
     return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.explicit_port else "")
 
 
-def timed_out(path: str, attempt: int) -> APITimeoutError:
-    """The error of an attempt that ran past its ``total`` time."""
-    return APITimeoutError(_TIMED_OUT, retryable=True, method="GET", path=path,
-                           attempts=attempt)
-
-
-_TIMED_OUT = "the attempt timed out before a full answer arrived"
+def timed_out(path: str, attempt: int, seconds: float | None) -> APITimeoutError:
+    """The error of an attempt that ran past its ``total`` time of ``seconds``."""
+    limit = f" within {seconds:g} s" if seconds is not None else ""
+    return APITimeoutError(
+        f"the attempt timed out: no full answer arrived{limit} (the per-attempt timeout)",
+        retryable=True, method="GET", path=path, attempts=attempt,
+    )
 
 
 def _connection_error(exc: BaseException, path: str, attempt: int) -> BaseException:
@@ -180,13 +221,14 @@ def _connection_error(exc: BaseException, path: str, attempt: int) -> BaseExcept
     if isinstance(exc, (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch,
                         ssl.SSLError)):
         return error(f"TLS error: {exc}", retryable=False)
-    # ServerTimeoutError (sock_read/connect) and the plain TimeoutError of `total`.
+    # ServerTimeoutError (sock_read/connect) and a plain TimeoutError.
     if isinstance(exc, _TIMEOUTS):
-        return error(_TIMED_OUT)
+        return timed_out(path, attempt, None)
     if isinstance(exc, (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)):
         return error(f"invalid URL: {exc}", retryable=False)
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return error(f"the response body was cut short ({exc})")
+        return error("the response body was cut short: the connection closed before it "
+                     "was complete")
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return error("the server closed the connection without answering")
     if isinstance(exc, aiohttp.ClientConnectorError):

@@ -31,12 +31,14 @@ from typing import Any, TextIO
 
 import msgspec
 
-from xai_models_async._catalog import Catalog
-from xai_models_async._client import AsyncClient
-from xai_models_async._errors import XAIError
-from xai_models_async._resource import Resource
-from xai_models_async._retry import RetryPolicy
-from xai_models_async._version import __version__
+from xai_models_async import (
+    AsyncClient,
+    Catalog,
+    Resource,
+    RetryPolicy,
+    XAIError,
+    __version__,
+)
 from xai_models_async.types import AnyModel
 
 __all__ = ["main"]

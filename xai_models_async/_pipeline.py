@@ -1,0 +1,518 @@
+"""The way every call travels, in one direction::
+
+    Pipeline.call        binds the session (created in the running loop, on first use)
+      -> cache           fresh hit: answered here; stale: see "Stale answers" below
+      -> single-flight   one execution for identical calls in flight (``_flight``)
+      -> shared fill     with a shared cache, one process in the fleet fetches (``Coordinated``)
+      -> retry loop      asks ``_retry.decide``; sleeps via the injectable ``sleep``
+      -> one attempt     ``_transport.send``, timed by ``_deadlines``
+      -> decode          bytes straight into the Struct (``_wire.decode`` on failure)
+
+Nothing below the retry loop knows about caching; nothing below one attempt knows about
+retries. Resources hold a pipeline and call :meth:`Pipeline.call`; nothing here knows
+about them.
+
+Stale answers (RFC 5861's semantics). An entry is fresh for ``cache_ttl`` seconds. Within
+``stale_while_revalidate`` seconds after that, it is returned at once and one background
+refresh per key replaces it. Within ``stale_if_error`` seconds, a refresh that fails
+after its retries with a failure of the service (a connection error, a timeout, HTTP 408,
+429 or 5xx, a body that does not decode) returns the stale value instead of raising, with
+a WARNING. The backend keeps entries for the longer of the two windows past freshness.
+Background refreshes belong to the pipeline: ``close()`` cancels and awaits them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+import os
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
+from typing import Any, TypeVar, cast
+
+import aiohttp
+from yarl import URL
+
+from xai_models_async import _transport
+from xai_models_async._batch import Ticket
+from xai_models_async._cache import Cache, CacheEntry, Coordinated
+from xai_models_async._config import check_timeout, check_ttl, with_total, without_total
+from xai_models_async._deadlines import Deadlines
+from xai_models_async._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    ClientClosedError,
+    XAIError,
+)
+from xai_models_async._flight import SingleFlight
+from xai_models_async._retry import RetryPolicy, decide
+from xai_models_async._wire import decode, scrub
+
+__all__ = ["Pipeline"]
+
+logger = logging.getLogger("xai_models_async")
+
+T = TypeVar("T")
+
+_NODE_MASK = (1 << 48) - 1
+# How often a caller waits for another process's fill before fetching itself.
+_WAIT_ROUNDS = 3
+# What a stale answer may stand in for: the service failing, not an answer such as a 404.
+_STALE_STATUSES = frozenset({408, 429})
+# TEMPORARY (issue 10's A/B): let aiohttp enforce `total` per request instead.
+_AIOHTTP_TOTAL = os.environ.get("XAI_AB_AIOHTTP_TOTAL") == "1"
+
+
+class Pipeline:
+    """Session, cache, single-flight, retries and decoding for one client. Built by
+    ``AsyncClient`` from validated settings; used from one event loop."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: URL,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientTimeout,
+        retry: RetryPolicy,
+        max_connections: int,
+        max_response_bytes: int,
+        session: aiohttp.ClientSession | None,
+        cache: Cache,
+        cache_ttl: float | None,
+        stale_while_revalidate: float,
+        stale_if_error: float,
+        trace_configs: list[aiohttp.TraceConfig] | None,
+        sleep: Callable[[float], Awaitable[object]],
+        clock: Callable[[], float] | None,
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url
+        # What a path in a message is prefixed with: the path actually requested.
+        self._base_path = base_url.raw_path.rstrip("/")
+        self._headers = headers
+        # Headers sent with each request on top of the session's: all of them on a session
+        # the application owns, none on ours (they are set once on the session instead).
+        self._per_request_headers = headers if session is not None else {}
+        self._timeout = timeout
+        self._phases = without_total(timeout)
+        self._retry = retry
+        self._max_connections = max_connections
+        self._max_bytes = max_response_bytes
+        self._cache = cache
+        self._coordinated = isinstance(cache, Coordinated)
+        self._cache_ttl = cache_ttl
+        self._swr = stale_while_revalidate
+        self._sie = stale_if_error
+        # Kept by the backend past freshness, for whichever stale window is longer.
+        self._keep = max(stale_while_revalidate, stale_if_error)
+        # Keys are scoped to the origin and the key's hash: a shared backend never answers
+        # one team's client with another team's models.
+        scope = f"{base_url}\0{api_key}".encode()
+        self._scope = hashlib.sha256(scope).hexdigest()[:16] + ":"
+        self._generation = 0
+        self._trace_configs = trace_configs
+        self._sleep = sleep
+        # Elapsed time (retry deadlines) and freshness (cache entries, which other
+        # processes read) need different clocks; a test's clock replaces both.
+        self._clock: Callable[[], float] = clock or time.monotonic
+        self._now: Callable[[], float] = clock or time.time
+        self._random = random.random
+        self._session = session
+        self._owns_session = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._deadlines: Deadlines | None = None
+        self._closing: asyncio.Future[None] | None = None
+        self._flights = SingleFlight()
+        self._refreshes: dict[str, asyncio.Task[None]] = {}
+        self.closed = False
+        # x-client-request-id: a random UUID4 per client with a call counter in its 48 node
+        # bits; unique per call and far cheaper than uuid4() on every request.
+        self._call_id_prefix = str(uuid.uuid4())[:24]  # all but the 12 hex digits of "node"
+        self._call_ids = itertools.count()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def bind(self) -> aiohttp.ClientSession:
+        """The session, created on first use inside the running loop; the loop is checked
+        on every call because a client used from a second loop would hang or crash deep
+        inside aiohttp."""
+        if self.closed:
+            raise ClientClosedError("this AsyncClient is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+            self._slots = asyncio.Semaphore(self._max_connections)
+            self._deadlines = Deadlines(loop)
+            self._closing = loop.create_future()
+        elif loop is not self._loop:
+            raise XAIError(
+                "this AsyncClient belongs to another event loop (the one it was first used "
+                "in); create one client per event loop"
+            )
+        session = self._session
+        if session is None:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers=self._headers,
+                # An API client has no use for cookies, and parsing them costs time.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trace_configs=self._trace_configs,
+            )
+        elif session.closed:
+            raise XAIError("the aiohttp.ClientSession given to AsyncClient is closed")
+        return session
+
+    def check_loop(self) -> None:
+        """close() must run in the client's loop: aiohttp cannot close a session from
+        another one. Changing nothing lets the caller still close it properly."""
+        loop = self._loop
+        if (loop is not None and not loop.is_closed() and self._owns_session
+                and asyncio.get_running_loop() is not loop):
+            raise XAIError("close() must run in the event loop this AsyncClient was used in")
+
+    async def close(self) -> None:
+        """Wake calls sleeping before a retry (they raise ``ClientClosedError``), cancel and
+        await background refreshes, and close the session if it is ours. Calls in flight
+        on an application's session keep their deadlines."""
+        if self.closed:
+            return
+        self.check_loop()
+        self.closed = True
+        if self._closing is not None and not self._closing.done():
+            self._closing.set_result(None)
+        refreshes = list(self._refreshes.values())
+        for task in refreshes:
+            task.cancel()
+        if refreshes:
+            await asyncio.wait(refreshes)
+        session, self._session = self._session, None
+        if session is None or not self._owns_session or session.closed:
+            return
+        if self._loop is not None and self._loop.is_closed():
+            # The loop that owned the connections is gone, and its sockets with it; there
+            # is nothing left to close, and aiohttp cannot close it from this loop.
+            return
+        await session.close()
+
+    def unclosed_session(self) -> bool:
+        """Whether an own session is still open (for the client's ResourceWarning)."""
+        session = self._session
+        return self._owns_session and not self.closed and session is not None and (
+            not session.closed)
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def call(
+        self,
+        key: str,
+        path: str,
+        decoder: Callable[[bytes], T],
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        cache_ttl: float | None = None,
+        limiter: Ticket | None = None,
+        index: Callable[[T], Mapping[str, Any]] | None = None,
+        stale: list[APIError] | None = None,
+    ) -> Coroutine[Any, Any, T]:
+        """The decoded answer of ``GET path``: ``key`` names it in the cache, ``decoder``
+        turns bytes into it. Called from a coroutine in the client's loop (it binds the
+        session now) and returns the coroutine to await. ``retry``, ``timeout`` and
+        ``cache_ttl`` override the client's for this call; ``limiter`` is a batch's slot,
+        taken per attempt; ``index`` maps a list to the per-model cache entries it also
+        fills; a stale answer served instead of an error appends that error to
+        ``stale``."""
+        session = self.bind()
+        if retry is None and timeout is None:
+            policy, attempt_timeout = self._retry, self._timeout
+            flight: Hashable = path
+        else:
+            if retry is not None and not isinstance(retry, RetryPolicy):
+                raise TypeError(f"retry must be a RetryPolicy or None, got {retry!r}")
+            policy = retry or self._retry
+            attempt_timeout = (self._timeout if timeout is None
+                               else check_timeout(timeout, "timeout"))
+            # Calls with different overrides do not share a request: outcomes may differ.
+            flight = (path, policy, attempt_timeout)
+        ttl = self._cache_ttl if cache_ttl is None else check_ttl(cache_ttl)
+        if ttl:
+            return self._cached(session, key, path, decoder, ttl, policy, attempt_timeout,
+                                limiter, index, stale, flight)
+        # A plain function handing back the coroutine: one frame less on every step.
+        return self._flights.do(flight, self._fetch, session, path, policy, attempt_timeout,
+                                decoder, limiter)
+
+    async def cache_clear(self) -> None:
+        self._generation += 1  # answers in flight now must not be stored
+        await self._cache.clear()
+
+    # -- cache ------------------------------------------------------------------------------
+
+    async def _cached(
+        self,
+        session: aiohttp.ClientSession,
+        key: str,
+        path: str,
+        decoder: Callable[[bytes], T],
+        ttl: float,
+        policy: RetryPolicy,
+        timeout: aiohttp.ClientTimeout,
+        limiter: Ticket | None,
+        index: Callable[[T], Mapping[str, Any]] | None,
+        stale: list[APIError] | None,
+        flight: Hashable,
+    ) -> T:
+        scoped = self._scope + key
+        entry = await self._cache_get(scoped)
+        args = (session, scoped, path, decoder, ttl, policy, timeout, limiter, index)
+        if entry is not None:
+            now = self._now()
+            if now < entry.fresh_until:
+                return entry.value  # type: ignore[no-any-return]
+            if now < entry.fresh_until + self._swr:
+                self._revalidate(scoped, flight, args)
+                return entry.value  # type: ignore[no-any-return]
+        try:
+            # Not in the background, a fill always ends with a value or an error.
+            value = cast(T, await self._flights.do(("fill", flight), self._fill, *args, False))
+        except APIError as error:
+            if entry is None or not _may_serve_stale(error):
+                raise
+            if self._now() >= entry.fresh_until + self._sie:
+                raise
+            logger.warning("GET %s failed, serving the cached answer (stale for %.0f s): %s",
+                           self._base_path + path, self._now() - entry.fresh_until, error)
+            if stale is not None:
+                stale.append(error)
+            return entry.value  # type: ignore[no-any-return]
+        return value
+
+    async def _fill(
+        self,
+        session: aiohttp.ClientSession,
+        scoped: str,
+        path: str,
+        decoder: Callable[[bytes], T],
+        ttl: float,
+        policy: RetryPolicy,
+        timeout: aiohttp.ClientTimeout,
+        limiter: Ticket | None,
+        index: Callable[[T], Mapping[str, Any]] | None,
+        background: bool,
+    ) -> T | None:
+        """Fetch and store; with a shared cache, only if no other process is filling the
+        key already (else wait for its answer, or, in the background, leave it to it)."""
+        token: str | None = None
+        if self._coordinated:
+            cache: Any = self._cache
+            for _ in range(_WAIT_ROUNDS):
+                token = await cache.lock(scoped)
+                if token is not None:
+                    break
+                if background:
+                    return None  # another process is refreshing it
+                entry = await cache.wait(scoped)
+                if entry is not None and self._now() < entry.fresh_until:
+                    return entry.value  # type: ignore[no-any-return]
+        try:
+            if token is not None:
+                # Another process may have stored it between our miss and our lock.
+                entry = await self._cache_get(scoped)
+                if entry is not None and self._now() < entry.fresh_until:
+                    return entry.value  # type: ignore[no-any-return]
+            generation = self._generation
+            value = await self._fetch(session, path, policy, timeout, decoder, limiter)
+            if generation == self._generation:
+                await self._store(scoped, value, ttl, index)
+            return value
+        finally:
+            if token is not None:
+                await cache.unlock(scoped, token)
+
+    async def _store(self, scoped: str, value: Any, ttl: float,
+                     index: Callable[[Any], Mapping[str, Any]] | None) -> None:
+        fresh_until = self._now() + ttl
+        keep = ttl + self._keep
+        try:
+            if index is not None:
+                # The per-model entries first: an LRU backend then evicts them, not the
+                # list they came from.
+                await self._cache.set_many(
+                    {self._scope + k: CacheEntry(m, fresh_until) for k, m in index(value).items()},
+                    keep)
+            await self._cache.set(scoped, CacheEntry(value, fresh_until), keep)
+        except Exception as exc:  # a broken backend must not break the API call
+            logger.warning("cache set failed, not cached: %r", exc)
+
+    async def _cache_get(self, scoped: str) -> CacheEntry | None:
+        try:
+            entry = await self._cache.get(scoped)
+        except Exception as exc:
+            logger.warning("cache get failed, treating as a miss: %r", exc)
+            return None
+        return entry if isinstance(entry, CacheEntry) else None
+
+    def _revalidate(self, scoped: str, flight: Hashable, args: tuple[Any, ...]) -> None:
+        """One background refresh per key at a time; the pipeline owns its task."""
+        if scoped in self._refreshes or self.closed:
+            return
+        task = asyncio.get_running_loop().create_task(self._refresh(flight, args))
+        self._refreshes[scoped] = task
+        task.add_done_callback(lambda _: self._refreshes.pop(scoped, None))
+
+    async def _refresh(self, flight: Hashable, args: tuple[Any, ...]) -> None:
+        try:
+            await self._flights.do(("refresh", flight), self._fill, *args, True)
+        except XAIError as error:  # the stale value stays; the next read tries again
+            logger.warning("background refresh failed, keeping the stale answer: %s", error)
+
+    # -- the retry loop -------------------------------------------------------------------
+
+    async def _fetch(
+        self,
+        session: aiohttp.ClientSession,
+        path: str,
+        policy: RetryPolicy,
+        timeout: aiohttp.ClientTimeout,
+        decoder: Callable[[bytes], T],
+        limiter: Ticket | None,
+    ) -> T:
+        """One attempt after another until success or ``decide`` says stop, then the
+        answer decoded. Slots (pool and batch) are held per attempt, never during a
+        sleep; each attempt is timed on its own (``timeout.total``)."""
+        slots = self._slots
+        deadlines = self._deadlines
+        assert slots is not None
+        assert deadlines is not None
+        url = _transport.join(self._base_url, path)
+        shown = self._base_path + path  # the path as requested, for messages
+        headers = {**self._per_request_headers, "x-client-request-id": self._call_id()}
+        # `total` is enforced by `deadlines`, the other fields by aiohttp itself.
+        phases = self._phases if timeout is self._timeout else without_total(timeout)
+        started = self._clock()
+        attempt = 0
+        last_error: APIError | None = None
+        while True:
+            attempt += 1
+            if limiter is not None:
+                await limiter.acquire()
+            await slots.acquire()
+            # After the wait for a slot, which counts against the deadline too.
+            seconds = timeout.total
+            if policy.deadline is not None:
+                remaining = policy.deadline - (self._clock() - started)
+                if remaining <= 0:
+                    slots.release()
+                    if limiter is not None:
+                        limiter.release()
+                    raise APITimeoutError(
+                        f"the retry deadline of {policy.deadline:g} s has passed"
+                        + (f"; last failure: {last_error}" if last_error else ""),
+                        method="GET", path=shown, attempts=attempt - 1,
+                    ) from last_error
+                if seconds is None or seconds > remaining:
+                    seconds = remaining
+            try:
+                task = (asyncio.current_task()
+                        if seconds is not None and not _AIOHTTP_TOTAL else None)
+                if task is None:  # no total, or not in a task: aiohttp keeps the time
+                    try:
+                        response = await _transport.send(
+                            session, url, shown, headers=headers, attempt=attempt,
+                            timeout=phases if seconds is None else with_total(phases, seconds),
+                            limit=self._max_bytes)
+                    except APITimeoutError as error:
+                        if seconds is None:
+                            raise
+                        raise _transport.timed_out(shown, attempt, seconds) from error
+                else:
+                    assert seconds is not None
+                    watch = deadlines.start(task, seconds)
+                    try:
+                        response = await _transport.send(
+                            session, url, shown, headers=headers, timeout=phases,
+                            attempt=attempt, limit=self._max_bytes)
+                    except asyncio.CancelledError:
+                        if not watch.timed_out():
+                            raise
+                        raise _transport.timed_out(shown, attempt, seconds) from None
+                    finally:
+                        deadlines.finish(watch)
+                break
+            except APIError as error:
+                scrub(error, self._api_key)
+                last_error = error
+                decision = decide(
+                    policy, error, attempt=attempt, elapsed=self._clock() - started,
+                    rand=self._random(),
+                )
+                if self.closed and (decision.delay is not None
+                                    or isinstance(error, APIConnectionError)):
+                    # Most likely the close itself cut the connection: say so.
+                    raise ClientClosedError(
+                        "this AsyncClient was closed while the call was running"
+                    ) from error
+                if decision.delay is None:
+                    # A plain 404 is an answer, not an incident: INFO only after retries.
+                    logger.log(logging.INFO if attempt > 1 else logging.DEBUG,
+                               "GET %s failed, not retrying (%s): %s",
+                               shown, decision.reason, error)
+                    raise
+                logger.info("GET %s attempt %d failed, retrying in %.2f s: %s",
+                            shown, attempt, decision.delay, decision.reason)
+            finally:
+                slots.release()
+                if limiter is not None:
+                    limiter.release()
+            # The response was released when `send` left its `async with`, and both slots
+            # were given back: sleep holding nothing, and let the batch use the slot.
+            if limiter is not None:
+                limiter.before_sleep()
+            await self._pause(decision.delay, last_error)
+        try:
+            return decoder(response.body)
+        except Exception:  # say what and where, as an APIResponseValidationError
+            try:
+                return decode(decoder, response.body, path=shown, attempts=attempt,
+                              request_id=response.request_id, status=response.status)
+            except APIError as error:
+                scrub(error, self._api_key)
+                raise
+
+    async def _pause(self, delay: float, error: APIError | None) -> None:
+        """Sleep before a retry (with the injectable ``sleep``), woken at once by close()."""
+        closing = self._closing
+        assert closing is not None
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        try:
+            await asyncio.wait((sleeper, closing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not sleeper.done():
+                sleeper.cancel()
+                await asyncio.wait((sleeper,))
+        if self.closed:
+            raise ClientClosedError(
+                "this AsyncClient was closed while the call waited to retry"
+            ) from error
+        sleeper.result()
+
+    def _call_id(self) -> str:
+        return f"{self._call_id_prefix}{next(self._call_ids) & _NODE_MASK:012x}"
+
+
+def _may_serve_stale(error: APIError) -> bool:
+    """Is this the service failing (a stale answer may stand in) rather than an answer?"""
+    if isinstance(error, (APIConnectionError, APIResponseValidationError)):
+        return True
+    return isinstance(error, APIStatusError) and (
+        error.status_code >= 500 or error.status_code in _STALE_STATUSES)
