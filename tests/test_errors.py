@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 import xai_models_async as xm
-from xai_models_async._wire import parse_error_body, status_error_class
-from xai_models_async._wire import status_error
+from xai_models_async._wire import parse_error_body, status_error, status_error_class
 
 WRONG_KEY = (
     b'{"code":"Client specified an invalid argument","error":"Incorrect API key provided: '
@@ -133,7 +132,8 @@ def test_rate_limit_exhaustion(message: str, exhausted: bool) -> None:
 
 
 def test_retry_after_is_reported_in_the_message() -> None:
-    err = status_error(429, None, {"Retry-After": "3600"}, b"", path="/v1/models", attempt=3, now=0.0)
+    err = status_error(429, None, {"Retry-After": "3600"}, b"", path="/v1/models", attempt=3,
+                       now=0.0)
     assert err.retry_after == 3600
     assert "3600" in str(err)
     assert "3 attempts" in str(err)

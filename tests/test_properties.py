@@ -9,11 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xai_models_async as xm
-from xai_models_async._wire import parse_error_body
 from xai_models_async._endpoints import ENDPOINTS
-from xai_models_async._wire import decode, encode_id
-from xai_models_async._wire import parse_retry_after
-from xai_models_async._wire import status_error
+from xai_models_async._wire import (
+    decode,
+    encode_id,
+    parse_error_body,
+    parse_retry_after,
+    status_error,
+)
 
 header_values = st.one_of(
     st.text(max_size=40),

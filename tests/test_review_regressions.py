@@ -14,8 +14,7 @@ from aiohttp import web
 
 import xai_models_async as xm
 from tests.test_integration import leftover_tasks, until
-from xai_models_async._wire import parse_error_body
-from xai_models_async._wire import parse_retry_after
+from xai_models_async._wire import parse_error_body, parse_retry_after
 from xai_models_async.testing import FakeXAIServer, Fault, make_catalog
 
 LM = "/v1/language-models"
