@@ -308,10 +308,16 @@ def make_client(key: str, base_url: str, *, cache_ttl: float | None = None) -> B
 def _library_decoder() -> tuple[Decoder, str]:
     """The library's own path from list-body bytes to ``list[LanguageModel]``."""
     try:
-        resource = _import("xai_models_async._resource")
-        endpoint = resource.ENDPOINTS["language_models"]
+        # Where the endpoint table and decode live now, else where older trees had them
+        # (benchmarks.ab drives older revisions with this harness).
+        try:
+            endpoints = _import("xai_models_async._endpoints")
+            checked_decode = _import("xai_models_async._wire").decode
+        except ImportError:
+            endpoints = _import("xai_models_async._resource")
+            checked_decode = endpoints.decode
+        endpoint = endpoints.ENDPOINTS["language_models"]
         decode_list = endpoint.decode_list
-        checked_decode = resource.decode
     except (ImportError, AttributeError, KeyError):
         pass
     else:
@@ -322,7 +328,7 @@ def _library_decoder() -> tuple[Decoder, str]:
                 decode_list, body, path=endpoint.path, attempts=1, request_id=None, status=200
             )
 
-        return library_path, "_resource.decode(ENDPOINTS['language_models'].decode_list)"
+        return library_path, "_wire.decode(ENDPOINTS['language_models'].decode_list)"
     try:
         msgspec = _import("msgspec")
         types = _import("xai_models_async.types")
