@@ -1,9 +1,8 @@
 """The way every call travels, in one direction::
 
     Pipeline.call        binds the session (created in the running loop, on first use)
-      -> cache           fresh hit: answered here; stale: see "Stale answers" below
+      -> cache layer     fresh or stale answers; fills shared by the fleet (``_cached``)
       -> single-flight   one execution for identical calls in flight (``_flight``)
-      -> shared fill     with a shared cache, one process in the fleet fetches (``Coordinated``)
       -> retry loop      asks ``_retry.decide``; sleeps via the injectable ``sleep``
       -> one attempt     ``_transport.send``, timed by ``_deadlines``
       -> decode          bytes straight into the Struct (``_wire.decode`` on failure)
@@ -11,14 +10,6 @@
 Nothing below the retry loop knows about caching; nothing below one attempt knows about
 retries. Resources hold a pipeline and call :meth:`Pipeline.call`; nothing here knows
 about them.
-
-Stale answers (RFC 5861's semantics). An entry is fresh for ``cache_ttl`` seconds. Within
-``stale_while_revalidate`` seconds after that, it is returned at once and one background
-refresh per key replaces it. Within ``stale_if_error`` seconds, a refresh that fails
-after its retries with a failure of the service (a connection error, a timeout, HTTP 408,
-429 or 5xx, a body that does not decode) returns the stale value instead of raising, with
-a WARNING. The backend keeps entries for the longer of the two windows past freshness.
-Background refreshes belong to the pipeline: ``close()`` cancels and awaits them.
 """
 
 from __future__ import annotations
@@ -32,21 +23,20 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import aiohttp
 from yarl import URL
 
 from xai_models_async import _transport
 from xai_models_async._batch import Ticket
-from xai_models_async._cache import Cache, CacheEntry, Coordinated
+from xai_models_async._cache import Cache
+from xai_models_async._cached import CacheLayer
 from xai_models_async._config import check_timeout, check_ttl, with_total, without_total
 from xai_models_async._deadlines import Deadlines
 from xai_models_async._errors import (
     APIConnectionError,
     APIError,
-    APIResponseValidationError,
-    APIStatusError,
     APITimeoutError,
     ClientClosedError,
     XAIError,
@@ -62,10 +52,6 @@ logger = logging.getLogger("xai_models_async")
 T = TypeVar("T")
 
 _NODE_MASK = (1 << 48) - 1
-# How often a caller waits for another process's fill before fetching itself.
-_WAIT_ROUNDS = 3
-# What a stale answer may stand in for: the service failing, not an answer such as a 404.
-_STALE_STATUSES = frozenset({408, 429})
 # TEMPORARY (issue 10's A/B): let aiohttp enforce `total` per request instead.
 _AIOHTTP_TOTAL = os.environ.get("XAI_AB_AIOHTTP_TOTAL") == "1"
 
@@ -106,18 +92,7 @@ class Pipeline:
         self._retry = retry
         self._max_connections = max_connections
         self._max_bytes = max_response_bytes
-        self._cache = cache
-        self._coordinated = isinstance(cache, Coordinated)
         self._cache_ttl = cache_ttl
-        self._swr = stale_while_revalidate
-        self._sie = stale_if_error
-        # Kept by the backend past freshness, for whichever stale window is longer.
-        self._keep = max(stale_while_revalidate, stale_if_error)
-        # Keys are scoped to the origin and the key's hash: a shared backend never answers
-        # one team's client with another team's models.
-        scope = f"{base_url}\0{api_key}".encode()
-        self._scope = hashlib.sha256(scope).hexdigest()[:16] + ":"
-        self._generation = 0
         self._trace_configs = trace_configs
         self._sleep = sleep
         # Elapsed time (retry deadlines) and freshness (cache entries, which other
@@ -132,7 +107,12 @@ class Pipeline:
         self._deadlines: Deadlines | None = None
         self._closing: asyncio.Future[None] | None = None
         self._flights = SingleFlight()
-        self._refreshes: dict[str, asyncio.Task[None]] = {}
+        # Keys are scoped to the origin and the key's hash: a shared backend never answers
+        # one team's client with another team's models.
+        scope = hashlib.sha256(f"{base_url}\0{api_key}".encode()).hexdigest()[:16] + ":"
+        self._cache = CacheLayer(
+            cache, scope=scope, stale_while_revalidate=stale_while_revalidate,
+            stale_if_error=stale_if_error, now=self._now, flights=self._flights)
         self.closed = False
         # x-client-request-id: a random UUID4 per client with a call counter in its 48 node
         # bits; unique per call and far cheaper than uuid4() on every request.
@@ -190,11 +170,7 @@ class Pipeline:
         self.closed = True
         if self._closing is not None and not self._closing.done():
             self._closing.set_result(None)
-        refreshes = list(self._refreshes.values())
-        for task in refreshes:
-            task.cancel()
-        if refreshes:
-            await asyncio.wait(refreshes)
+        await self._cache.close()
         session, self._session = self._session, None
         if session is None or not self._owns_session or session.closed:
             return
@@ -246,135 +222,17 @@ class Pipeline:
             flight = (path, policy, attempt_timeout)
         ttl = self._cache_ttl if cache_ttl is None else check_ttl(cache_ttl)
         if ttl:
-            return self._cached(session, key, path, decoder, ttl, policy, attempt_timeout,
-                                limiter, index, stale, flight)
+            def fetch() -> Coroutine[Any, Any, T]:
+                return self._fetch(session, path, policy, attempt_timeout, decoder, limiter)
+
+            return self._cache.call(key, ttl, flight, fetch, index=index, stale=stale,
+                                    shown=self._base_path + path)
         # A plain function handing back the coroutine: one frame less on every step.
         return self._flights.do(flight, self._fetch, session, path, policy, attempt_timeout,
                                 decoder, limiter)
 
     async def cache_clear(self) -> None:
-        self._generation += 1  # answers in flight now must not be stored
         await self._cache.clear()
-
-    # -- cache ------------------------------------------------------------------------------
-
-    async def _cached(
-        self,
-        session: aiohttp.ClientSession,
-        key: str,
-        path: str,
-        decoder: Callable[[bytes], T],
-        ttl: float,
-        policy: RetryPolicy,
-        timeout: aiohttp.ClientTimeout,
-        limiter: Ticket | None,
-        index: Callable[[T], Mapping[str, Any]] | None,
-        stale: list[APIError] | None,
-        flight: Hashable,
-    ) -> T:
-        scoped = self._scope + key
-        entry = await self._cache_get(scoped)
-        args = (session, scoped, path, decoder, ttl, policy, timeout, limiter, index)
-        if entry is not None:
-            now = self._now()
-            if now < entry.fresh_until:
-                return entry.value  # type: ignore[no-any-return]
-            if now < entry.fresh_until + self._swr:
-                self._revalidate(scoped, flight, args)
-                return entry.value  # type: ignore[no-any-return]
-        try:
-            # Not in the background, a fill always ends with a value or an error.
-            value = cast(T, await self._flights.do(("fill", flight), self._fill, *args, False))
-        except APIError as error:
-            if entry is None or not _may_serve_stale(error):
-                raise
-            if self._now() >= entry.fresh_until + self._sie:
-                raise
-            logger.warning("GET %s failed, serving the cached answer (stale for %.0f s): %s",
-                           self._base_path + path, self._now() - entry.fresh_until, error)
-            if stale is not None:
-                stale.append(error)
-            return entry.value  # type: ignore[no-any-return]
-        return value
-
-    async def _fill(
-        self,
-        session: aiohttp.ClientSession,
-        scoped: str,
-        path: str,
-        decoder: Callable[[bytes], T],
-        ttl: float,
-        policy: RetryPolicy,
-        timeout: aiohttp.ClientTimeout,
-        limiter: Ticket | None,
-        index: Callable[[T], Mapping[str, Any]] | None,
-        background: bool,
-    ) -> T | None:
-        """Fetch and store; with a shared cache, only if no other process is filling the
-        key already (else wait for its answer, or, in the background, leave it to it)."""
-        token: str | None = None
-        if self._coordinated:
-            cache: Any = self._cache
-            for _ in range(_WAIT_ROUNDS):
-                token = await cache.lock(scoped)
-                if token is not None:
-                    break
-                if background:
-                    return None  # another process is refreshing it
-                entry = await cache.wait(scoped)
-                if entry is not None and self._now() < entry.fresh_until:
-                    return entry.value  # type: ignore[no-any-return]
-        try:
-            if token is not None:
-                # Another process may have stored it between our miss and our lock.
-                entry = await self._cache_get(scoped)
-                if entry is not None and self._now() < entry.fresh_until:
-                    return entry.value  # type: ignore[no-any-return]
-            generation = self._generation
-            value = await self._fetch(session, path, policy, timeout, decoder, limiter)
-            if generation == self._generation:
-                await self._store(scoped, value, ttl, index)
-            return value
-        finally:
-            if token is not None:
-                await cache.unlock(scoped, token)
-
-    async def _store(self, scoped: str, value: Any, ttl: float,
-                     index: Callable[[Any], Mapping[str, Any]] | None) -> None:
-        fresh_until = self._now() + ttl
-        keep = ttl + self._keep
-        try:
-            if index is not None:
-                # The per-model entries first: an LRU backend then evicts them, not the
-                # list they came from.
-                await self._cache.set_many(
-                    {self._scope + k: CacheEntry(m, fresh_until) for k, m in index(value).items()},
-                    keep)
-            await self._cache.set(scoped, CacheEntry(value, fresh_until), keep)
-        except Exception as exc:  # a broken backend must not break the API call
-            logger.warning("cache set failed, not cached: %r", exc)
-
-    async def _cache_get(self, scoped: str) -> CacheEntry | None:
-        try:
-            entry = await self._cache.get(scoped)
-        except Exception as exc:
-            logger.warning("cache get failed, treating as a miss: %r", exc)
-            return None
-        return entry if isinstance(entry, CacheEntry) else None
-
-    def _revalidate(self, scoped: str, flight: Hashable, args: tuple[Any, ...]) -> None:
-        """One background refresh per key at a time; the pipeline owns its task."""
-        if scoped in self._refreshes or self.closed:
-            return
-        task = asyncio.get_running_loop().create_task(self._refresh(flight, args))
-        self._refreshes[scoped] = task
-        task.add_done_callback(lambda _: self._refreshes.pop(scoped, None))
-
-    async def _refresh(self, flight: Hashable, args: tuple[Any, ...]) -> None:
-        try:
-            await self._flights.do(("refresh", flight), self._fill, *args, True)
-        except XAIError as error:  # the stale value stays; the next read tries again
-            logger.warning("background refresh failed, keeping the stale answer: %s", error)
 
     # -- the retry loop -------------------------------------------------------------------
 
@@ -508,11 +366,3 @@ class Pipeline:
 
     def _call_id(self) -> str:
         return f"{self._call_id_prefix}{next(self._call_ids) & _NODE_MASK:012x}"
-
-
-def _may_serve_stale(error: APIError) -> bool:
-    """Is this the service failing (a stale answer may stand in) rather than an answer?"""
-    if isinstance(error, (APIConnectionError, APIResponseValidationError)):
-        return True
-    return isinstance(error, APIStatusError) and (
-        error.status_code >= 500 or error.status_code in _STALE_STATUSES)
