@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import xai_models_async as xm
-from xai_models_async._wire import parse_error_body, status_error, status_error_class
+from xai_models_async._errors import status_error_class
+from xai_models_async._wire import parse_error_body, status_error
 
 WRONG_KEY = (
     b'{"code":"Client specified an invalid argument","error":"Incorrect API key provided: '

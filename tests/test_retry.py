@@ -16,7 +16,7 @@ NOW = 1_700_000_000.0
 
 
 def status(code: int, message: str = "x", retry_after: float | None = None) -> xm.APIStatusError:
-    from xai_models_async._wire import status_error_class
+    from xai_models_async._errors import status_error_class
 
     cls = status_error_class(code, message)
     return cls(message, status_code=code, retry_after=retry_after, method="GET", path="/p")

@@ -56,6 +56,7 @@ __all__ = [
     "RateLimitError",
     "UnprocessableEntityError",
     "XAIError",
+    "status_error_class",
 ]
 
 
@@ -250,3 +251,27 @@ _EXHAUSTED = re.compile(
 def is_credit_exhaustion(message: str, code: object = None) -> bool:
     """Does a 429's message or code say the money, not the rate, ran out?"""
     return bool(_EXHAUSTED.search(message) or (code is not None and _EXHAUSTED.search(str(code))))
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+_WRONG_KEY = re.compile(r"api[ _-]?key", re.IGNORECASE)
+_WRONG_KEY_HINT = re.compile(r"incorrect|invalid|wrong|malformed|missing|no api key", re.I)
+def status_error_class(status: int, message: str) -> type[APIStatusError]:
+    """The exception class for an HTTP status and the server's message."""
+    if status == 400 and _WRONG_KEY.search(message) and _WRONG_KEY_HINT.search(message):
+        return AuthenticationError
+    cls = _STATUS_CLASSES.get(status)
+    if cls is not None:
+        return cls
+    if status >= 500:
+        return InternalServerError
+    return APIStatusError

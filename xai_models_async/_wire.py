@@ -23,14 +23,7 @@ from xai_models_async._errors import (
     APIError,
     APIResponseValidationError,
     APIStatusError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    UnprocessableEntityError,
+    status_error_class,
 )
 
 __all__ = [
@@ -43,7 +36,6 @@ __all__ = [
     "parse_retry_after",
     "scrub",
     "status_error",
-    "status_error_class",
 ]
 
 T = TypeVar("T")
@@ -97,34 +89,10 @@ def decode(decoder: Callable[[bytes], T], body: bytes, *, path: str, attempts: i
 
 # -- error bodies ---------------------------------------------------------------------------
 
-_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableEntityError,
-    429: RateLimitError,
-}
-
-_WRONG_KEY = re.compile(r"api[ _-]?key", re.IGNORECASE)
-_WRONG_KEY_HINT = re.compile(r"incorrect|invalid|wrong|malformed|missing|no api key", re.I)
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _MAX_MESSAGE = 500
-
-
-def status_error_class(status: int, message: str) -> type[APIStatusError]:
-    """The exception class for an HTTP status and the server's message."""
-    if status == 400 and _WRONG_KEY.search(message) and _WRONG_KEY_HINT.search(message):
-        return AuthenticationError
-    cls = _STATUS_CLASSES.get(status)
-    if cls is not None:
-        return cls
-    if status >= 500:
-        return InternalServerError
-    return APIStatusError
 
 
 class ErrorBody(msgspec.Struct, frozen=True):
