@@ -292,8 +292,11 @@ _SECRET = re.compile(r"xai-[A-Za-z0-9_\-]{6,}")
 # masked only where they stand alone, never inside a longer word or id.
 _SHORT_KEY = 8
 # What a key or an id may be made of: a short key is a whole token only when neither
-# neighbour is one of these ("test" in "test-grok-model" is not the key).
-_TOKEN_CHARS = "A-Za-z0-9_\\-.~+/="
+# neighbour is one of these ("test" in "test-grok-model" is not the key). A dot joins
+# tokens ("grok-2.5") but also ends sentences, so only a dot before more token counts.
+_TOKEN = "A-Za-z0-9_\\-~+/="
+_BEFORE = f"(?<![{_TOKEN}.])"
+_AFTER = f"(?![{_TOKEN}]|\\.[{_TOKEN}])"
 
 
 def mask_secrets(text: str) -> str:
@@ -309,8 +312,7 @@ def mask_key(text: str, key: str) -> str:
         return text
     if len(key) >= _SHORT_KEY:
         return text.replace(key, "***")
-    pattern = f"(?<![{_TOKEN_CHARS}]){re.escape(key)}(?![{_TOKEN_CHARS}])"
-    return re.sub(pattern, "***", text)
+    return re.sub(f"{_BEFORE}{re.escape(key)}{_AFTER}", "***", text)
 
 
 def scrub(error: APIError, key: str) -> None:
