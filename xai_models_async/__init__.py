@@ -13,6 +13,7 @@ Every name below is the public API; everything in a ``_module`` is private.
 
 from xai_models_async._cache import Cache, CacheEntry, MemoryCache
 from xai_models_async._catalog import Catalog
+from xai_models_async._changes import CatalogChange, FieldChange
 from xai_models_async._client import AsyncClient
 from xai_models_async._config import DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT
 from xai_models_async._errors import (
@@ -60,8 +61,10 @@ __all__ = [
     "CacheEntry",
     "Capabilities",
     "Catalog",
+    "CatalogChange",
     "ClientClosedError",
     "ConflictError",
+    "FieldChange",
     "ImageGenerationModel",
     "InternalServerError",
     "LanguageModel",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from xai_models_async._changes import CatalogChange, diff_lists
 from xai_models_async._endpoints import ENDPOINTS, find_model
 from xai_models_async._errors import APIError, XAIError
 from xai_models_async.types import (
@@ -29,6 +30,7 @@ Kind = Literal["models", "language_models", "image_generation_models", "video_ge
 _KINDS: tuple[Kind, ...] = (
     "models", "language_models", "image_generation_models", "video_generation_models"
 )
+_TYPED_KINDS: tuple[Kind, ...] = _KINDS[1:]
 # The order ``find`` and ``__iter__`` search: the typed lists first (their objects carry
 # modalities and prices), ``/v1/models`` last.
 _SEARCH_ORDER: tuple[Kind, ...] = (*_KINDS[1:], _KINDS[0])
@@ -97,7 +99,7 @@ class Catalog:
         if not isinstance(name, str) or not name.strip():
             raise ValueError("name must be a non-empty string")
         if kind is not None:
-            _check_kind(kind)
+            check_kind(kind)
         hit = self._index_for(kind).get(name)
         if hit is not None:
             return hit
@@ -106,6 +108,15 @@ class Catalog:
         path = ENDPOINTS[kind].path if kind is not None else "catalog"
         # Not found: find_model raises NotFoundError with the close matches.
         return find_model(pool, name, kind=kind or "models", path=path, method="find")  # type: ignore[no-any-return]
+
+    def diff(self, other: Catalog, *, kinds: Iterable[Kind] | None = None
+             ) -> list[CatalogChange]:
+        """What changed from this catalog to ``other``: models added, removed and changed
+        (with the fields that changed, prices in USD), per kind, matched by id. ``kinds``
+        defaults to every kind but ``"models"`` (whose entries repeat the typed lists')."""
+        wanted = _TYPED_KINDS if kinds is None else tuple(check_kind(k) for k in kinds)
+        return [change for kind in wanted
+                for change in diff_lists(kind, getattr(self, kind), getattr(other, kind))]
 
     def names(self) -> frozenset[str]:
         """Every id and alias in the catalog: what a request's ``model`` field accepts."""
@@ -214,7 +225,7 @@ def _check_modalities(modalities: Iterable[str]) -> frozenset[str]:
     return wanted
 
 
-def _check_kind(kind: str) -> str:
+def check_kind(kind: str) -> Kind:
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {', '.join(_KINDS)}; got {kind!r}")
     return kind

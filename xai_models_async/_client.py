@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -13,7 +13,8 @@ from yarl import URL
 
 from xai_models_async._batch import gather_bounded
 from xai_models_async._cache import Cache, MemoryCache
-from xai_models_async._catalog import Catalog
+from xai_models_async._catalog import Catalog, check_kind
+from xai_models_async._changes import CatalogChange, watch
 from xai_models_async._config import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
@@ -238,6 +239,44 @@ class AsyncClient:
             video_generation_models=tuple(parts["video_generation_models"]),
             errors=errors,
             stale={kind: found[0] for kind, found in stale.items() if found},
+        )
+
+    def watch(
+        self,
+        interval: float = 60.0,
+        *,
+        kinds: Iterable[str] | None = None,
+        since: Catalog | None = None,
+        on_error: Callable[[XAIError], object] | None = None,
+        cache_ttl: float | None = 0,
+    ) -> AsyncIterator[CatalogChange]:
+        """Poll the catalog every ``interval`` seconds and yield each change: a model
+        added, removed, or changed (with the fields that changed, prices in USD)::
+
+            async for change in client.watch(interval=60):
+                print(change)   # "changed language model grok-3: prompt_text_token_price:
+                                #  $3 -> $2.50 USD per 1M tokens"
+
+        ``kinds`` defaults to every kind but ``"models"`` (whose entries repeat the
+        typed lists'). The first poll is the baseline (or compare it with ``since``, a
+        catalog saved earlier). A poll that fails, wholly or in part, never ends the
+        stream: the last good lists are kept (nothing reads as removed), the error is
+        logged at WARNING and passed to ``on_error``, and the next poll tries again.
+        The stream ends when the client closes (a wait between polls ends at once) or
+        when the caller breaks out of the loop. ``cache_ttl=0`` (the default) asks the
+        API on every poll; ``None`` uses the client's cache.
+        """
+        interval = check_seconds(interval, "interval")
+        if interval <= 0:
+            raise ValueError("interval must be > 0 seconds")
+        wanted = [check_kind(kind) for kind in kinds] if kinds is not None else [
+            kind for kind in ENDPOINTS if kind != "models"]
+        if since is not None and not isinstance(since, Catalog):
+            raise TypeError(f"since must be a Catalog or None, got {type(since).__name__}")
+        return watch(
+            lambda: self.catalog(return_exceptions=True, cache_ttl=cache_ttl),
+            self._pipeline.pause, interval=interval, kinds=wanted, since=since,
+            on_error=on_error,
         )
 
     async def cache_clear(self) -> None:

@@ -336,7 +336,10 @@ class Pipeline:
             # were given back: sleep holding nothing, and let the batch use the slot.
             if limiter is not None:
                 limiter.before_sleep()
-            await self._pause(decision.delay, last_error)
+            if not await self.pause(decision.delay):
+                raise ClientClosedError(
+                    "this AsyncClient was closed while the call waited to retry"
+                ) from last_error
         try:
             return decoder(response.body)
         except Exception:  # say what and where, as an APIResponseValidationError
@@ -347,10 +350,12 @@ class Pipeline:
                 scrub(error, self._api_key)
                 raise
 
-    async def _pause(self, delay: float, error: APIError | None) -> None:
-        """Sleep before a retry (with the injectable ``sleep``), woken at once by close()."""
+    async def pause(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds (with the injectable ``sleep``); False at once when the
+        client is or gets closed, else True."""
         closing = self._closing
-        assert closing is not None
+        if self.closed or closing is None:
+            return not self.closed
         sleeper = asyncio.ensure_future(self._sleep(delay))
         try:
             await asyncio.wait((sleeper, closing), return_when=asyncio.FIRST_COMPLETED)
@@ -359,10 +364,9 @@ class Pipeline:
                 sleeper.cancel()
                 await asyncio.wait((sleeper,))
         if self.closed:
-            raise ClientClosedError(
-                "this AsyncClient was closed while the call waited to retry"
-            ) from error
+            return False
         sleeper.result()
+        return True
 
     def _call_id(self) -> str:
         return f"{self._call_id_prefix}{next(self._call_ids) & _NODE_MASK:012x}"
