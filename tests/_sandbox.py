@@ -1,14 +1,14 @@
-"""Run a README block, or a user's test file, in this process with no network.
+"""Run a README block, or a user's test file, in a subprocess with no network.
 
     python tests/_sandbox.py script FILE          # FILE as __main__, like `python FILE`
     python tests/_sandbox.py pytest ARG...        # like `python -m pytest ARG...`
 
-Used by tests/test_readme.py and tests/test_testing_for_users.py, always in a subprocess
-(an audit hook cannot be removed). The hook refuses every DNS lookup of, and connection
-to, a host that is not loopback; such an attempt makes the exit status 3 even if the code
-caught the error it got. An exception nobody could catch (one in ``__del__``, such as an
-unclosed-session warning under ``-W error``) makes it 4. Otherwise the exit status is the
-script's or pytest's.
+Tests start it with ``run_sandboxed(...)``, always in a subprocess (an audit hook cannot
+be removed). The hook refuses every DNS lookup of, and connection to, a host that is not
+loopback; such an attempt makes the exit status 3 even if the code caught the error it
+got. An exception nobody could catch (one in ``__del__``, such as an unclosed-session
+warning under ``-W error``) makes it 4. Otherwise the exit status is the script's or
+pytest's.
 
 In ``script`` mode ``aiohttp.web.run_app`` is replaced by a stand-in, so that a README
 block showing a complete web app can run: it serves the app on a free loopback port,
@@ -18,20 +18,19 @@ would try with curl) and needs a 200 from each, then shuts the app down, as Ctrl
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import ipaddress
+import os
+import re
+import runpy
 import sys
+import traceback
+from pathlib import Path
+from typing import Any
 
-# `python tests/_sandbox.py` put tests/ first on sys.path; the code under test must not
-# see the project's test modules.
-del sys.path[0]
-
-import gc  # noqa: E402
-import ipaddress  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import runpy  # noqa: E402
-import traceback  # noqa: E402
-from typing import Any  # noqa: E402
-
+HERE = Path(__file__).resolve()
+TIMEOUT = 30.0
 EXIT_NETWORK = 3
 EXIT_UNRAISABLE = 4
 
@@ -86,7 +85,6 @@ _LOCAL_URL = re.compile(r"http://(?:localhost|127\.0\.0\.1):\d+(/[^\s'\"`)]*)")
 
 
 def _stand_in_run_app(source: str) -> Any:
-    import asyncio
     import inspect
 
     import aiohttp
@@ -149,6 +147,10 @@ def _pytest(args: list[str]) -> int:
 
 
 def main() -> int:
+    # `python tests/_sandbox.py` put tests/ first on sys.path; the code under test must
+    # not see the project's test modules.
+    if sys.path and Path(sys.path[0] or ".").resolve() == HERE.parent:
+        del sys.path[0]
     sys.addaudithook(_audit)
     sys.unraisablehook = _unraisable_hook
     mode, *rest = sys.argv[1:]
@@ -162,6 +164,44 @@ def main() -> int:
     if _unraisable:
         return EXIT_UNRAISABLE
     return status
+
+
+# ------------------------------------------------------------- the tests' side
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without XAI_*, PYTEST_* and PYTHONWARNINGS, plus
+    ``extra``: the developer's settings must not leak into a sandboxed run."""
+    env = {
+        name: value for name, value in os.environ.items()
+        if not name.startswith(("XAI_", "PYTEST_")) and name != "PYTHONWARNINGS"
+    }
+    env.update(extra)
+    return env
+
+
+async def run_sandboxed(
+    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = TIMEOUT,
+) -> tuple[int, str]:
+    """Run this file with ``args`` under ``-W error``: (exit status, stdout and stderr).
+
+    Asynchronous, so that a server in the calling test's event loop keeps answering. A
+    run past ``timeout`` seconds is killed and fails the calling test."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-W", "error", str(HERE), *args,
+        cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        import pytest
+
+        pytest.fail(f"timed out after {timeout:g} s: {' '.join(args)}")
+    assert proc.returncode is not None
+    return proc.returncode, out.decode("utf-8", "replace")
 
 
 if __name__ == "__main__":

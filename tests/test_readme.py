@@ -37,22 +37,18 @@ The convention, for whoever edits README.md:
 from __future__ import annotations
 
 import ast
-import asyncio
-import os
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests._sandbox import TIMEOUT, clean_env, run_sandboxed
 from xai_models_async.testing import FakeXAIServer
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-SANDBOX = Path(__file__).resolve().parent / "_sandbox.py"
-TIMEOUT = 30.0
 API_KEY = "xai-readme-test-key"
 PYTEST_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
@@ -147,36 +143,6 @@ def fragment_problem(code: str) -> str | None:
     return None
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        name: value for name, value in os.environ.items()
-        if not name.startswith(("XAI_", "PYTEST_")) and name != "PYTHONWARNINGS"
-    }
-    env.update(extra)
-    return env
-
-
-async def run_sandboxed(
-    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = TIMEOUT,
-) -> tuple[int, str]:
-    """Run tests/_sandbox.py with ``args`` under ``-W error``; (exit status, output).
-
-    Asynchronous, so that a server in this test's event loop keeps answering."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-W", "error", str(SANDBOX), *args,
-        cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        pytest.fail(f"timed out after {timeout:g} s: {' '.join(args)}")
-    assert proc.returncode is not None
-    return proc.returncode, out.decode("utf-8", "replace")
-
-
 async def run_block(block: Block, workdir: Path, *, timeout: float = TIMEOUT) -> None:
     """Run one block as the convention above says; fail the test if it does not pass."""
     where = f"README.md line {block.line} ({block.id})"
@@ -193,7 +159,7 @@ async def run_block(block: Block, workdir: Path, *, timeout: float = TIMEOUT) ->
         (workdir / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
         status, out = await run_sandboxed(
             ["pytest", "-p", "no:cacheprovider", "-q", path.name],
-            cwd=workdir, env=_clean_env(), timeout=timeout,
+            cwd=workdir, env=clean_env(), timeout=timeout,
         )
         if status != 0 or not re.search(r"\b\d+ passed\b", out):
             pytest.fail(f"{where}: its tests did not pass (exit {status}):\n{out}")
@@ -207,7 +173,7 @@ async def run_block(block: Block, workdir: Path, *, timeout: float = TIMEOUT) ->
     async with FakeXAIServer() as server:
         status, out = await run_sandboxed(
             ["script", str(path)], cwd=workdir, timeout=timeout,
-            env=_clean_env(XAI_API_KEY=API_KEY, XAI_BASE_URL=server.url),
+            env=clean_env(XAI_API_KEY=API_KEY, XAI_BASE_URL=server.url),
         )
     if status != 0:
         pytest.fail(f"{where} failed (exit {status}) against the fake server, "
