@@ -12,8 +12,10 @@ built from a ``ClientResponse`` subclass that supplies a do-nothing writer when 
 given. Nothing else changes, so ``mock_api()`` takes the arguments of ``aioresponses()``
 (``passthrough=``, ``passthrough_unmatched=``, ``param=``) and works as a context manager
 or a decorator. It stays correct once aioresponses passes ``stream_writer`` itself (its
-value wins); remove this module, and point users back at plain ``aioresponses()``, when
-the project requires an aioresponses release with the fix of issue 289.
+value wins). When to remove it: once an aioresponses release fixes issue 289 (the strict
+xfail in tests/test_mock_api.py then fails) and the project requires that release,
+``mock_api`` can become plain ``aioresponses()`` (keep the name: users import it) and
+the classes below can go.
 
 aioresponses is a test-time dependency: this module is imported only when ``mock_api``
 (or the ``xai_mock`` fixture) is used, never by the client or by
@@ -42,6 +44,7 @@ except ImportError as exc:  # only when aioresponses itself is missing, not a de
     ) from exc
 
 __all__ = ["mock_api"]
+
 
 class _SentWriter:
     """The stream writer of a request that was sent already (aioresponses passes
