@@ -1,56 +1,37 @@
-"""Shared fixtures: the aioresponses shim, the spec's example bodies, a clean environment."""
+"""Shared fixtures: aioresponses (`mocked`), the spec's example bodies, a clean environment."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aioresponses import aioresponses
 
 import xai_models_async as xm
 from xai_models_async.testing import FakeXAIServer
+from xai_models_async.testing._mock import _MockAPI
 
 SPEC = Path(__file__).resolve().parent / "data" / "xai-models-api.md"
 
-# --- aioresponses shim -----------------------------------------------------------------
-# aioresponses 0.7.9 builds ClientResponse without the `stream_writer` argument that
-# aiohttp 3.14 made required (upstream aioresponses issue 289), so every mocked request
-# fails with "ClientResponse.__init__() missing ... 'stream_writer'". aioresponses accepts
-# a `response_class`; this subclass supplies a do-nothing writer (the request was "sent"
-# already, so aiohttp only reads its output_size). Remove once aioresponses > 0.7.9 ships
-# the fix. Only public hooks of both libraries are used.
+# --- aioresponses -------------------------------------------------------------------
+# aioresponses 0.7.9 cannot build responses on aiohttp 3.14 (upstream issue 289); the
+# package ships the work-around as xai_models_async.testing.mock_api and the `xai_mock`
+# fixture of its pytest plugin, which these tests use like any user would.
 
-
-class _SentWriter:
-    output_size = 0
-
-
-class CompatClientResponse(aiohttp.ClientResponse):
-    def __init__(self, method: str, url: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", _SentWriter())
-        super().__init__(method, url, **kwargs)
-
-
-class CompatAioresponses(aioresponses):
-    """aioresponses with ``response_class`` defaulting to the 3.14-compatible class."""
-
-    def add(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        if kwargs.get("response_class") is None:
-            kwargs["response_class"] = CompatClientResponse
-        super().add(*args, **kwargs)
+# The class of what mock_api() returns, under the name the tests have long used (to
+# annotate `mocked`, and to build one outside a fixture).
+CompatAioresponses = _MockAPI
 
 
 @pytest.fixture
-def mocked() -> Iterator[CompatAioresponses]:
+def mocked(xai_mock: aioresponses) -> aioresponses:
     """Intercepts aiohttp requests; nothing reaches the network."""
-    with CompatAioresponses() as m:
-        yield m
+    return xai_mock
 
 
 # --- spec examples -------------------------------------------------------------------
