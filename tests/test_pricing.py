@@ -22,7 +22,7 @@ import msgspec
 import pytest
 
 import xai_models_async as xm
-from tests.openapi_data import language_model_example, openapi_schemas
+from tests.openapi_data import language_model_example, openapi_examples, openapi_schemas
 
 GROK_3: dict[str, Any] = {
     "id": "grok-3", "fingerprint": "fp_898ae9f31c", "created": 1743724800, "object": "model",
@@ -136,17 +136,83 @@ def test_models_endpoint_objects_convert_live_only_prices() -> None:
     assert model.prompt_price_per_million_long_context == Decimal(6)
 
 
-def test_image_generation_token_prices_convert_but_image_price_stays_raw() -> None:
+def test_image_generation_token_prices_convert() -> None:
     body = (b'{"id": "grok-imagine-image", "fingerprint": "fp", "max_prompt_length": 1024,'
             b' "created": 1, "object": "model", "owned_by": "xai", "version": "1.0.0",'
             b' "prompt_text_token_price": 100000, "prompt_image_token_price": 100000,'
-            b' "generated_image_token_price": 100000, "image_price": 700, "aliases": []}')
+            b' "generated_image_token_price": 100000, "image_price": 200000000, "aliases": []}')
     model = msgspec.json.decode(body, type=xm.ImageGenerationModel)
     assert model.prompt_price_per_million == Decimal(10)
     assert model.image_prompt_price_per_million == Decimal(10)
     assert model.generated_image_price_per_million == Decimal(10)
-    assert model.image_price == 700  # raw: xAI's documents disagree on its unit
+    assert model.image_price == 200000000  # the raw integer is untouched
     assert type(model.image_price) is int
+    assert model.image_price_usd == Decimal("0.02")
+
+
+# -- image prices: USD ticks, 10**10 to the dollar ----------------------------------------
+# ImagePricingTier.price_per_image is "in 1/100,000,000ths of a USD cent". image_price says
+# "USD cents", but the OpenAPI file's own /v1/models example gives grok-imagine-image
+# image_price 200000000, and xAI's pricing page lists it at $0.02 per image: ticks too.
+
+
+@pytest.mark.parametrize(
+    ("raw", "usd"),
+    [
+        (200000000, "0.02"),     # grok-imagine-image
+        (700000000, "0.07"),
+        (10**10, "1"),
+        (1, "0.0000000001"),     # one tick
+        (0, "0"),                # a real price of $0: there is no zero sentinel here
+        (None, None),
+    ],
+)
+def test_image_prices_are_usd_ticks(raw: int | None, usd: str | None) -> None:
+    expected = None if usd is None else Decimal(usd)
+    tier = xm.PricingTier(quality="medium", resolution="1k", price_per_image=raw)
+    assert tier.price_per_image_usd == expected
+    model = xm.Model(id="m", created=1, owned_by="xai", image_price=raw)
+    assert model.image_price_usd == expected
+    image = xm.ImageGenerationModel(
+        id="m", fingerprint="fp", created=1, owned_by="xai", version="1",
+        max_prompt_length=1024, aliases=(), image_price=raw,
+    )
+    assert image.image_price_usd == expected
+    for value in (tier.price_per_image_usd, model.image_price_usd, image.image_price_usd):
+        assert value is None or isinstance(value, Decimal)
+
+
+def test_openapi_image_price_example_is_two_cents() -> None:
+    models = openapi_examples()["GET /v1/models"]["data"]
+    raw = next(m for m in models if m["id"] == "grok-imagine-image")
+    model = msgspec.convert(raw, xm.Model)
+    assert model.image_price == 200000000
+    assert model.image_price_usd == Decimal("0.02")
+    # The text-only models of the same example list no image price.
+    assert msgspec.convert(models[0], xm.Model).image_price_usd is None
+
+
+def test_pricing_tiers_convert_per_tier() -> None:
+    # Values of our own, in the shape of the ImagePricingTier schema (which no example shows).
+    body = {
+        "id": "grok-imagine-image", "fingerprint": "fp", "max_prompt_length": 1024,
+        "created": 1, "object": "model", "owned_by": "xai", "version": "1.0.0",
+        "input_modalities": ["text", "image"], "output_modalities": ["image"],
+        "image_price": 200000000, "aliases": [],
+        "pricing": [
+            {"quality": "low", "resolution": "1k", "price_per_image": 100000000},
+            {"quality": "medium", "resolution": "1k", "price_per_image": 200000000},
+            {"quality": "high", "resolution": "2k", "price_per_image": 700000000},
+        ],
+    }
+    model = msgspec.convert(body, xm.ImageGenerationModel)
+    assert [(t.quality, t.resolution, t.price_per_image_usd) for t in model.pricing] == [
+        ("low", "1k", Decimal("0.01")),
+        ("medium", "1k", Decimal("0.02")),
+        ("high", "2k", Decimal("0.07")),
+    ]
+    # image_price is the default tier (medium, 1k): the same USD figure.
+    assert model.image_price_usd == model.pricing[1].price_per_image_usd
 
 
 # -- estimate_cost --------------------------------------------------------------------

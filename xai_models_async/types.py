@@ -14,7 +14,10 @@ built once at import). The rules that shaped them:
   same thing. The ``*_per_million`` properties convert token prices to ``decimal.Decimal``
   USD per 1M tokens, ``search_price_usd`` to USD per search, exactly (no float anywhere,
   trailing zeros dropped: ``30000`` -> ``Decimal('3')``, ``7500`` -> ``Decimal('0.75')``).
-* ``image_price`` is kept raw: xAI's documents disagree on its unit.
+* ``image_price`` and ``PricingTier.price_per_image`` are USD ticks per image as well:
+  ``image_price_usd`` and ``price_per_image_usd`` convert them (``200000000`` ->
+  ``Decimal('0.02')``). See ``PricingTier.price_per_image_usd`` for the evidence; the
+  field descriptions that say "USD cents" are wrong.
 * Zero sentinels, as xAI's OpenAPI file defines them: ``long_context_threshold`` 0 (or
   absent) means the model has no long-context tier, and a ``*_long_context`` price of 0
   (or absent) means the standard price of that kind applies. The ``*_long_context`` USD
@@ -47,8 +50,8 @@ __all__ = [
 ]
 
 # Raw prices are USD ticks (10**-10 USD) per unit, i.e. USD cents per 100M units. USD per
-# 1M tokens is raw / 10**4 (/100 for cents, /100 for 100M -> 1M); USD per token or per
-# search is raw / 10**10.
+# 1M tokens is raw / 10**4 (/100 for cents, /100 for 100M -> 1M); USD per token, per
+# search or per image is raw / 10**10.
 _PER_MILLION_PLACES = 4
 _PER_UNIT_PLACES = 10
 
@@ -151,12 +154,32 @@ class PricingTier(_Struct, frozen=True, kw_only=True):
     resolution: str | None = None
     price_per_image: int | None = None
 
+    price_per_image_usd = _Price(
+        "price_per_image",
+        """USD per image, exact (``200000000`` -> ``Decimal('0.02')``); None when absent.
+
+        xAI's OpenAPI file gives ``price_per_image`` "in 1/100,000,000ths of a USD cent",
+        i.e. USD ticks: 1 USD = 10**10. ``image_price`` is in the same unit, although its
+        description says "USD cents": the file's own ``/v1/models`` example gives
+        grok-imagine-image ``image_price: 200000000``, and xAI's pricing page lists that
+        model at $0.02 per image, which is 200000000 ticks (as cents it would be
+        $2,000,000). Usage objects report ``cost_in_usd_ticks`` in the same unit.
+        """,
+        places=_PER_UNIT_PLACES,
+    )
+
 
 class Capabilities(_Struct, frozen=True, kw_only=True):
     """The ``capabilities`` object: reasoning-effort levels a model accepts, if any."""
 
     reasoning_effort: tuple[str, ...] = ()
     default_reasoning_effort: str | None = None
+
+
+_IMAGE_PRICE_DOC = """USD per image at the default tier (medium quality, 1k), exact
+(``200000000`` -> ``Decimal('0.02')``); None when absent. ``image_price`` is in USD ticks
+(10**-10 USD) like ``PricingTier.price_per_image``, whatever its description says: see
+``PricingTier.price_per_image_usd`` for the evidence."""
 
 
 class _TokenPricing:
@@ -252,6 +275,8 @@ class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
     else:
         pricing: tuple[PricingTier, ...] | None = ()
     capabilities: Capabilities | None = None
+
+    image_price_usd = _Price("image_price", _IMAGE_PRICE_DOC, places=_PER_UNIT_PLACES)
 
     def __post_init__(self) -> None:
         if self.aliases is None:
@@ -419,6 +444,7 @@ class ImageGenerationModel(_Versioned, frozen=True, kw_only=True):
         "generated_image_token_price",
         "USD per 1M generated image tokens.",
     )
+    image_price_usd = _Price("image_price", _IMAGE_PRICE_DOC, places=_PER_UNIT_PLACES)
 
 
 class VideoGenerationModel(_Versioned, frozen=True, kw_only=True):
