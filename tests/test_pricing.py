@@ -447,12 +447,17 @@ _SNIPPET = """\
 from decimal import Decimal
 
 import xai_models_async as xm
+from xai_models_async.types import EmbeddingModel
 
 
 def fine(lm: xm.LanguageModel) -> Decimal:
     total: Decimal = lm.prompt_price_per_million * 2
     total += lm.completion_price_per_million - lm.image_prompt_price_per_million
     return total
+
+
+def fine_too(em: EmbeddingModel) -> Decimal:
+    return em.prompt_price_per_million * 2 + em.image_prompt_price_per_million
 
 
 def model_prices_may_be_absent(m: xm.Model) -> Decimal:

@@ -42,6 +42,7 @@ import msgspec
 
 __all__ = [
     "Capabilities",
+    "EmbeddingModel",
     "ImageGenerationModel",
     "LanguageModel",
     "Model",
@@ -447,6 +448,38 @@ class ImageGenerationModel(_Versioned, frozen=True, kw_only=True):
     image_price_usd = _Price("image_price", _IMAGE_PRICE_DOC, places=_PER_UNIT_PLACES)
 
 
+class EmbeddingModel(_Struct, frozen=True, kw_only=True):
+    """An object of ``GET /v1/embedding-models`` and ``GET /v1/embedding-models/{id}``
+    (schema ``EmbeddingModel`` of xAI's OpenAPI file; the reference page has no such
+    endpoint).
+
+    The file requires every field, but its own examples omit ``output_modalities`` (both)
+    and ``fingerprint`` (the get example): those two are optional here.
+
+    The schema describes the two prices as "USD cents per million token", unlike every
+    other token price of the API ("per 100 million"). They are taken to be in the same
+    unit as the language models' prices, as xAI's gRPC definition (``xai-org/xai-proto``,
+    ``models.proto``) words both messages' prices identically: "in 1/100 USD cents per one
+    million tokens", i.e. USD cents per 100M tokens. ``100`` -> ``Decimal('0.01')`` USD
+    per 1M tokens.
+    """
+
+    id: str
+    fingerprint: str | None = None
+    created: int
+    object: str = "model"
+    owned_by: str
+    version: str
+    input_modalities: tuple[str, ...]
+    output_modalities: tuple[str, ...] = ()
+    prompt_text_token_price: int
+    prompt_image_token_price: int
+    aliases: tuple[str, ...]
+
+    prompt_price_per_million = _TokenPricing.prompt_price_per_million.required()
+    image_prompt_price_per_million = _TokenPricing.image_prompt_price_per_million.required()
+
+
 class VideoGenerationModel(_Versioned, frozen=True, kw_only=True):
     """An object of ``GET /v1/video-generation-models`` and ``.../{id}``."""
 
@@ -455,4 +488,6 @@ class VideoGenerationModel(_Versioned, frozen=True, kw_only=True):
     aliases: tuple[str, ...]
 
 
-AnyModel = Model | LanguageModel | ImageGenerationModel | VideoGenerationModel
+AnyModel = (
+    Model | LanguageModel | ImageGenerationModel | VideoGenerationModel | EmbeddingModel
+)
