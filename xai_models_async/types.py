@@ -73,9 +73,9 @@ class _Price:
     """A read-only property: the raw price field ``field`` in USD, ``raw / 10**places``
     as an exact Decimal (per 1M tokens by default), or None when the field is absent.
 
-    With ``zero_is_none``, a raw 0 is None too: xAI sends 0 for "no such price, the
-    standard one applies" (the ``*_long_context`` prices), and a USD figure of 0 there
-    would read as "free". One descriptor serves every price of every class.
+    With ``zero_is_none``, a raw 0 is None too: for the ``*_long_context`` prices xAI
+    sends 0 to mean there is no such price and the standard one applies, and a USD figure
+    of 0 there would read as "free". One descriptor serves every price of every class.
     """
 
     def __init__(
@@ -187,7 +187,7 @@ class _TokenPricing:
     """USD conversions of the raw token and search prices, shared by ``Model`` and
     ``LanguageModel``. A plain slot-free mixin, so each Struct keeps ``id`` first.
     Each property is ``None`` when the raw price is absent; the ``*_long_context`` ones
-    also when it is 0, xAI's "the standard price applies"."""
+    also when it is 0, xAI's sentinel for "use the standard price of this kind"."""
 
     __slots__ = ()
 
