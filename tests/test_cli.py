@@ -245,8 +245,10 @@ async def test_catalog_table_and_json(server: FakeXAIServer) -> None:
         assert title in table.out
     assert as_json.code == 0, as_json.err
     decoded = json.loads(as_json.out)
-    assert set(decoded) == set(CATALOG)
-    for key, models in CATALOG.items():
+    # The CLI has no embedding kind yet: issue 11's request-core half adds it.
+    served = {key: models for key, models in CATALOG.items() if key != "embedding_models"}
+    assert set(decoded) == set(served)
+    for key, models in served.items():
         assert [meaningful(m) for m in decoded[key]] == [meaningful(m) for m in models]
 
 

@@ -18,10 +18,12 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import msgspec
 import pytest
 import pytest_asyncio
 from yarl import URL
 
+from tests.openapi_data import openapi_examples
 from xai_models_async.testing import (
     FakeXAIServer,
     Fault,
@@ -29,6 +31,7 @@ from xai_models_async.testing import (
     default_catalog,
     make_catalog,
 )
+from xai_models_async.types import EmbeddingModel
 
 _PLUGIN = "xai_models_async.testing._pytest_plugin"
 # Installed, the package registers the plugin through its pytest11 entry point; from a
@@ -44,6 +47,7 @@ LIST_PATHS = {
     "language_models": "/v1/language-models",
     "image_generation_models": "/v1/image-generation-models",
     "video_generation_models": "/v1/video-generation-models",
+    "embedding_models": "/v1/embedding-models",
 }
 
 
@@ -121,12 +125,73 @@ def test_default_catalog_holds_the_reference_examples() -> None:
     ]
     assert [m["id"] for m in catalog["image_generation_models"]] == ["grok-imagine-image"]
     assert [m["id"] for m in catalog["video_generation_models"]] == ["grok-imagine-video"]
-    # The reference's own quirks are kept, not repaired.
+    # From the OpenAPI file (the reference page has no embedding endpoints).
+    assert catalog["embedding_models"] == (
+        openapi_examples()["GET /v1/embedding-models"]["models"])
+    # The documents' own quirks are kept, not repaired.
     assert "search_price" not in catalog["language_models"][2]
     assert "image_price" not in catalog["image_generation_models"][0]
+    assert "output_modalities" not in catalog["embedding_models"][0]
     # A fresh deep copy each call.
     catalog["language_models"][0]["aliases"].append("mutated")
     assert "mutated" not in default_catalog()["language_models"][0]["aliases"]
+
+
+class _EmbeddingList(msgspec.Struct):
+    models: list[EmbeddingModel]
+
+
+async def _get_bytes(
+    session: aiohttp.ClientSession, server: FakeXAIServer, path: str
+) -> tuple[int, bytes]:
+    async with session.get(URL(server.url + path, encoded=True)) as resp:
+        return resp.status, await resp.read()
+
+
+async def test_embedding_models_list_serves_the_openapi_example(
+    server: FakeXAIServer, session: aiohttp.ClientSession
+) -> None:
+    status, raw = await _get_bytes(session, server, "/v1/embedding-models")
+    assert status == 200
+    assert json.loads(raw) == openapi_examples()["GET /v1/embedding-models"]
+    (model,) = msgspec.json.decode(raw, type=_EmbeddingList).models
+    assert model.id == "v1"
+    assert model.fingerprint == "fp_df37966059"
+    assert model.output_modalities == ()
+    assert str(model.prompt_price_per_million) == "0.01"
+
+
+async def test_embedding_models_get_serves_the_example_model(
+    server: FakeXAIServer, session: aiohttp.ClientSession
+) -> None:
+    status, raw = await _get_bytes(session, server, "/v1/embedding-models/v1")
+    assert status == 200
+    model = msgspec.json.decode(raw, type=EmbeddingModel)
+    listed = openapi_examples()["GET /v1/embedding-models"]["models"][0]
+    assert json.loads(raw) == listed
+    # The OpenAPI get example is the same model (other price, no fingerprint): one id
+    # serves one object, so the fake answers the list's.
+    got = msgspec.convert(openapi_examples()["GET /v1/embedding-models/{model_id}"],
+                          EmbeddingModel)
+    assert (model.id, model.created, model.owned_by, model.version, model.input_modalities,
+            model.aliases) == (got.id, got.created, got.owned_by, got.version,
+                               got.input_modalities, got.aliases)
+    status, raw = await _get_bytes(session, server, "/v1/embedding-models/v2")
+    assert status == 404
+    assert json.loads(raw)["error"].startswith("The model v2 does not exist")
+
+
+async def test_embedding_models_come_from_the_catalog(session: aiohttp.ClientSession) -> None:
+    mine = {**openapi_examples()["GET /v1/embedding-models/{model_id}"], "id": "v2"}
+    async with FakeXAIServer({"embedding_models": [mine]}) as srv:
+        status, raw = await _get_bytes(session, srv, "/v1/embedding-models/v2")
+        assert status == 200
+        assert msgspec.json.decode(raw, type=EmbeddingModel).fingerprint is None
+        assert srv.catalog["embedding_models"] == [mine]
+    # A catalog without the key serves an empty list.
+    async with FakeXAIServer({"models": []}) as srv:
+        status, raw = await _get_bytes(session, srv, "/v1/embedding-models")
+        assert (status, json.loads(raw)) == (200, {"models": []})
 
 
 @pytest.mark.parametrize(
@@ -699,6 +764,7 @@ def test_make_catalog() -> None:
     assert make_catalog(500, seed=3) == catalog
     assert make_catalog(500, seed=4) != catalog
     assert make_catalog(0)["models"] == []
+    assert catalog["embedding_models"] == []
     with pytest.raises(ValueError, match=">= 0"):
         make_catalog(-1)
 

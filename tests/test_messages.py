@@ -99,7 +99,8 @@ async def test_a_cut_off_body_is_said_in_http_terms() -> None:
     assert "ContentLengthError" not in message
     assert "400" not in message  # aiohttp's internal code, read as an HTTP status
     assert "the connection closed after" in message
-    assert " of " in message and "bytes" in message
+    assert " of " in message
+    assert "bytes" in message
 
 
 async def test_the_retry_log_line_says_the_delay_once(

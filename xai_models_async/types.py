@@ -3,23 +3,34 @@
 Response bytes decode straight into these classes (one ``msgspec.json.Decoder`` per type,
 built once at import). The rules that shaped them:
 
-* A field is required only where every example body in xAI's reference has it; every other
-  documented or live-only field defaults to ``None`` (lists to an empty tuple), so a body
-  from the live service that drops a field still decodes.
+* A field is required only where every example body in xAI's reference and OpenAPI file
+  has it; every other documented or live-only field defaults to ``None`` (lists to an
+  empty tuple), so a body from the live service that drops a field still decodes.
 * Unknown fields are ignored: xAI adds fields often, and a new one must never break a
   deployed client.
-* Raw integers are kept exactly as sent. Prices are USD cents per 100 million tokens (or
-  searches); the ``*_per_million`` properties convert them to ``decimal.Decimal`` USD per
-  1M tokens, ``search_price_usd`` to USD per search, exactly (no float anywhere, trailing
-  zeros dropped: ``30000`` -> ``Decimal('3')``, ``7500`` -> ``Decimal('0.75')``).
-  ``image_price`` is kept raw: xAI's documents disagree on its unit.
+* Raw integers are kept exactly as sent. Every raw price is in USD "ticks" (10**-10 USD,
+  a hundred-millionth of a cent) per unit: token prices are documented as USD cents per
+  100 million tokens, ``search_price`` as USD cents per 100 million searches, which is the
+  same thing. The ``*_per_million`` properties convert token prices to ``decimal.Decimal``
+  USD per 1M tokens, ``search_price_usd`` to USD per search, exactly (no float anywhere,
+  trailing zeros dropped: ``30000`` -> ``Decimal('3')``, ``7500`` -> ``Decimal('0.75')``).
+* ``image_price`` and ``PricingTier.price_per_image`` are USD ticks per image as well:
+  ``image_price_usd`` and ``price_per_image_usd`` convert them (``200000000`` ->
+  ``Decimal('0.02')``). See ``PricingTier.price_per_image_usd`` for the evidence; the
+  field descriptions that say "USD cents" are wrong.
+* Zero sentinels, as xAI's OpenAPI file defines them: ``long_context_threshold`` 0 (or
+  absent) means the model has no long-context tier, and a ``*_long_context`` price of 0
+  (or absent) means the standard price of that kind applies. The ``*_long_context`` USD
+  properties are ``None`` then.
 
 ``LanguageModel.estimate_cost`` prices one request's usage. It follows the usage object
 of xAI's (OpenAI-compatible) chat API: ``prompt_tokens`` counts every prompt token;
 ``cached_prompt_tokens`` (``prompt_tokens_details.cached_tokens``) and ``image_tokens``
 (``prompt_tokens_details.image_tokens``) are parts of it, so ``cached + image <= prompt``.
 Cached tokens are billed at the cached price (the prompt price when the model has none),
-image tokens at the image prompt price, the rest at the prompt text price.
+image tokens at the image prompt price, the rest at the prompt text price; a prompt of
+``long_context_threshold`` tokens or more switches each kind to its non-zero
+long-context price.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ import msgspec
 
 __all__ = [
     "Capabilities",
+    "EmbeddingModel",
     "ImageGenerationModel",
     "LanguageModel",
     "Model",
@@ -38,8 +50,9 @@ __all__ = [
     "VideoGenerationModel",
 ]
 
-# Raw prices are USD cents per 100M tokens (or searches). USD per 1M tokens is raw / 10**4
-# (/100 for cents, /100 for 100M -> 1M); USD per token or per search is raw / 10**10.
+# Raw prices are USD ticks (10**-10 USD) per unit, i.e. USD cents per 100M units. USD per
+# 1M tokens is raw / 10**4 (/100 for cents, /100 for 100M -> 1M); USD per token, per
+# search or per image is raw / 10**10.
 _PER_MILLION_PLACES = 4
 _PER_UNIT_PLACES = 10
 
@@ -56,31 +69,69 @@ def _shift(raw: int, places: int) -> Decimal:
     return Decimal((int(raw < 0), tuple(map(int, digits)), drop - places))
 
 
-def _usd_per_million(raw: int | None) -> Decimal | None:
-    return None if raw is None else _shift(raw, _PER_MILLION_PLACES)
+class _Price:
+    """A read-only property: the raw price field ``field`` in USD, ``raw / 10**places``
+    as an exact Decimal (per 1M tokens by default), or None when the field is absent.
 
+    With ``zero_is_none``, a raw 0 is None too: for the ``*_long_context`` prices xAI
+    sends 0 to mean there is no such price and the standard one applies, and a USD figure
+    of 0 there would read as "free". One descriptor serves every price of every class.
+    """
 
-class _PerMillion:
-    """A read-only property: the raw price field ``field`` in USD per 1M tokens, or None
-    when the field is absent. One descriptor serves every per-million price."""
-
-    def __init__(self, field: str, doc: str) -> None:
+    def __init__(
+        self,
+        field: str,
+        doc: str,
+        *,
+        places: int = _PER_MILLION_PLACES,
+        zero_is_none: bool = False,
+    ) -> None:
         self.field = field
+        self.places = places
+        self.zero_is_none = zero_is_none
         self.__doc__ = doc
 
     @overload
-    def __get__(self, obj: None, owner: type | None = None) -> _PerMillion: ...
+    def __get__(self, obj: None, owner: type | None = None) -> _Price: ...
 
     @overload
     def __get__(self, obj: object, owner: type | None = None) -> Decimal | None: ...
 
-    def __get__(
-        self, obj: object | None, owner: type | None = None
-    ) -> Decimal | _PerMillion | None:
+    def __get__(self, obj: object | None, owner: type | None = None) -> Decimal | _Price | None:
         if obj is None:
             return self
         raw: int | None = getattr(obj, self.field)
-        return _usd_per_million(raw)
+        if raw is None or (raw == 0 and self.zero_is_none):
+            return None
+        return _shift(raw, self.places)
+
+    def required(self) -> _RequiredPrice:
+        """The same price for a class whose schema always sends the field."""
+        return _RequiredPrice(self.field, self.__doc__ or "", places=self.places)
+
+
+class _RequiredPrice(_Price):
+    """A ``_Price`` whose field every body carries: typed ``Decimal``, never None, so
+    that arithmetic on it (``lm.prompt_price_per_million * 2``) passes ``mypy --strict``
+    without a None check the data can never need."""
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _RequiredPrice: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> Decimal: ...
+
+    def __get__(
+        self, obj: object | None, owner: type | None = None
+    ) -> Decimal | _RequiredPrice:
+        if obj is None:
+            return self
+        value = super().__get__(obj, owner)
+        if value is None:
+            # Decoding never gets here; a hand-built instance (Struct __init__ does not
+            # validate types) can, and a None typed as Decimal would fail far from here.
+            raise TypeError(f"{type(obj).__name__}.{self.field} is None; it is required")
+        return value
 
 
 def _check_count(value: object, name: str) -> int:
@@ -104,6 +155,20 @@ class PricingTier(_Struct, frozen=True, kw_only=True):
     resolution: str | None = None
     price_per_image: int | None = None
 
+    price_per_image_usd = _Price(
+        "price_per_image",
+        """USD per image, exact (``200000000`` -> ``Decimal('0.02')``); None when absent.
+
+        xAI's OpenAPI file gives ``price_per_image`` "in 1/100,000,000ths of a USD cent",
+        i.e. USD ticks: 1 USD = 10**10. ``image_price`` is in the same unit, although its
+        description says "USD cents": the file's own ``/v1/models`` example gives
+        grok-imagine-image ``image_price: 200000000``, and xAI's pricing page lists that
+        model at $0.02 per image, which is 200000000 ticks (as cents it would be
+        $2,000,000). Usage objects report ``cost_in_usd_ticks`` in the same unit.
+        """,
+        places=_PER_UNIT_PLACES,
+    )
+
 
 class Capabilities(_Struct, frozen=True, kw_only=True):
     """The ``capabilities`` object: reasoning-effort levels a model accepts, if any."""
@@ -112,10 +177,17 @@ class Capabilities(_Struct, frozen=True, kw_only=True):
     default_reasoning_effort: str | None = None
 
 
+_IMAGE_PRICE_DOC = """USD per image at the default tier (medium quality, 1k), exact
+(``200000000`` -> ``Decimal('0.02')``); None when absent. ``image_price`` is in USD ticks
+(10**-10 USD) like ``PricingTier.price_per_image``, whatever its description says: see
+``PricingTier.price_per_image_usd`` for the evidence."""
+
+
 class _TokenPricing:
     """USD conversions of the raw token and search prices, shared by ``Model`` and
     ``LanguageModel``. A plain slot-free mixin, so each Struct keeps ``id`` first.
-    Each property is ``None`` when the raw price is absent."""
+    Each property is ``None`` when the raw price is absent; the ``*_long_context`` ones
+    also when it is 0, xAI's sentinel for "use the standard price of this kind"."""
 
     __slots__ = ()
 
@@ -128,49 +200,55 @@ class _TokenPricing:
     cached_prompt_text_token_price_long_context: int | None
     completion_text_token_price_long_context: int | None
 
-    prompt_price_per_million = _PerMillion(
+    prompt_price_per_million = _Price(
         "prompt_text_token_price",
         "USD per 1M prompt text tokens (``30000`` -> ``Decimal('3')``).",
     )
-    cached_prompt_price_per_million = _PerMillion(
+    cached_prompt_price_per_million = _Price(
         "cached_prompt_text_token_price",
         "USD per 1M cached prompt text tokens (``7500`` -> ``Decimal('0.75')``).",
     )
-    image_prompt_price_per_million = _PerMillion(
+    image_prompt_price_per_million = _Price(
         "prompt_image_token_price",
         "USD per 1M prompt image tokens.",
     )
-    completion_price_per_million = _PerMillion(
+    completion_price_per_million = _Price(
         "completion_text_token_price",
         "USD per 1M completion text tokens (``150000`` -> ``Decimal('15')``).",
     )
-    prompt_price_per_million_long_context = _PerMillion(
+    prompt_price_per_million_long_context = _Price(
         "prompt_text_token_price_long_context",
-        "USD per 1M prompt text tokens once the prompt is past the long-context threshold.",
+        "USD per 1M prompt text tokens in the long-context tier; None when the raw price "
+        "is 0 or absent (the standard prompt price applies).",
+        zero_is_none=True,
     )
-    cached_prompt_price_per_million_long_context = _PerMillion(
+    cached_prompt_price_per_million_long_context = _Price(
         "cached_prompt_text_token_price_long_context",
-        "USD per 1M cached prompt text tokens past the long-context threshold.",
+        "USD per 1M cached prompt text tokens in the long-context tier; None when the raw "
+        "price is 0 or absent (the standard cached price applies).",
+        zero_is_none=True,
     )
-    completion_price_per_million_long_context = _PerMillion(
+    completion_price_per_million_long_context = _Price(
         "completion_text_token_price_long_context",
-        "USD per 1M completion text tokens past the long-context threshold.",
+        "USD per 1M completion text tokens in the long-context tier; None when the raw "
+        "price is 0 or absent (the standard completion price applies).",
+        zero_is_none=True,
     )
-
-    @property
-    def search_price_usd(self) -> Decimal | None:
-        """USD per search (``250000000`` -> ``Decimal('0.025')``)."""
-        if self.search_price is None:
-            return None
-        return _shift(self.search_price, _PER_UNIT_PLACES)
+    search_price_usd = _Price(
+        "search_price",
+        "USD per search (``250000000`` -> ``Decimal('0.025')``).",
+        places=_PER_UNIT_PLACES,
+    )
 
 
 class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
     """An object of ``GET /v1/models`` and ``GET /v1/models/{id}``.
 
     Only ``id``, ``created`` and ``owned_by`` are required (``object`` defaults to
-    ``"model"``); the live service
-    sometimes adds aliases, prices, context length, a ``pricing`` list and ``capabilities``.
+    ``"model"``); the live service sometimes adds aliases, prices, context length, a
+    ``pricing`` list and ``capabilities``. Every price here may be absent, so each USD
+    property is ``Decimal | None``. The prices mean what they mean on ``LanguageModel``
+    (a ``long_context_threshold`` or ``*_long_context`` price of 0: no such tier or price).
     """
 
     id: str
@@ -199,6 +277,8 @@ class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
         pricing: tuple[PricingTier, ...] | None = ()
     capabilities: Capabilities | None = None
 
+    image_price_usd = _Price("image_price", _IMAGE_PRICE_DOC, places=_PER_UNIT_PLACES)
+
     def __post_init__(self) -> None:
         if self.aliases is None:
             msgspec.structs.force_setattr(self, "aliases", ())
@@ -218,7 +298,14 @@ class _Versioned(_Struct, frozen=True, kw_only=True):
 
 
 class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
-    """An object of ``GET /v1/language-models`` and ``GET /v1/language-models/{id}``."""
+    """An object of ``GET /v1/language-models`` and ``GET /v1/language-models/{id}``.
+
+    Every example body carries the prompt, image prompt and completion prices, so their
+    USD properties are ``Decimal``, never None; the others are ``Decimal | None``. xAI's
+    OpenAPI file also requires ``search_price``, the cached price, the long-context prices
+    and the threshold, but its own ``/v1/language-models/{id}`` example omits them: they
+    stay optional.
+    """
 
     input_modalities: tuple[str, ...]
     output_modalities: tuple[str, ...]
@@ -233,6 +320,10 @@ class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
     completion_text_token_price_long_context: int | None = None
     long_context_threshold: int | None = None
     capabilities: Capabilities | None = None
+
+    prompt_price_per_million = _TokenPricing.prompt_price_per_million.required()
+    image_prompt_price_per_million = _TokenPricing.image_prompt_price_per_million.required()
+    completion_price_per_million = _TokenPricing.completion_price_per_million.required()
 
     def estimate_cost(
         self,
@@ -252,9 +343,18 @@ class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
         the model lists none) and the image prompt price; the remaining prompt tokens at
         the prompt text price. ``searches`` are live searches, at ``search_price``.
 
-        When ``prompt_tokens`` (cached included) exceeds ``long_context_threshold`` and the
-        model has ``*_long_context`` prices, those are used; a missing long-context price
-        of one kind falls back to that kind's normal price.
+        Long context follows xAI's OpenAPI file. ``long_context_threshold``: "Token count
+        at or above which the long context prices apply. When 0, the model has no long
+        context pricing tier." ``prompt_text_token_price_long_context``: "When 0, the
+        standard prompt_text_token_price applies at all context lengths."
+        ``completion_text_token_price_long_context``: "When 0, the standard
+        completion_text_token_price applies." ``cached_prompt_text_token_price_long_context``:
+        "When 0, falls back to cached_prompt_text_token_price." So when
+        :meth:`long_context_applies` to ``prompt_tokens`` (cached and image tokens
+        included), each kind with a non-zero long-context price is billed at it, and each
+        kind whose long-context price is 0 or absent at its standard price; cached tokens
+        without any cached price at the prompt price in effect. Image prompt tokens have
+        no long-context price.
 
         Counts must be ``int`` (``TypeError`` otherwise, ``bool`` included) and ``>= 0``
         (``ValueError``). ``grok-3`` with 1M prompt and 1M completion tokens costs
@@ -274,12 +374,10 @@ class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
         cached_price = self.cached_prompt_text_token_price
         completion_price = self.completion_text_token_price
         if self.long_context_applies(prompt):
-            if self.prompt_text_token_price_long_context is not None:
-                prompt_price = self.prompt_text_token_price_long_context
-            if self.cached_prompt_text_token_price_long_context is not None:
-                cached_price = self.cached_prompt_text_token_price_long_context
-            if self.completion_text_token_price_long_context is not None:
-                completion_price = self.completion_text_token_price_long_context
+            # `or`: a long-context price of 0 or None keeps the standard price of its kind.
+            prompt_price = self.prompt_text_token_price_long_context or prompt_price
+            cached_price = self.cached_prompt_text_token_price_long_context or cached_price
+            completion_price = self.completion_text_token_price_long_context or completion_price
         if cached_price is None:
             cached_price = prompt_price
         # Every raw price is USD cents per 100M units: sum exactly in that unit, then shift.
@@ -296,15 +394,25 @@ class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
         return _shift(total, _PER_UNIT_PLACES)
 
     def long_context_applies(self, prompt_tokens: int) -> bool:
-        """Whether a prompt of ``prompt_tokens`` (cached included) is billed at the
-        long-context prices: it exceeds ``long_context_threshold`` and the model has at
-        least one ``*_long_context`` price."""
+        """Whether a prompt of ``prompt_tokens`` (cached and image tokens included) is
+        billed at long-context prices, as :meth:`estimate_cost` bills it.
+
+        xAI's OpenAPI file: ``long_context_threshold`` is the "Token count at or above
+        which the long context prices apply. When 0, the model has no long context
+        pricing tier." So this is True when ``long_context_threshold > 0`` (absent counts
+        as 0), ``prompt_tokens >= long_context_threshold``, and the tier changes a price:
+        at least one ``*_long_context`` price is non-zero. With all three 0 or absent,
+        every kind falls back to its standard price, the prompt is billed exactly as a
+        short one would be, and this is False.
+        """
         prompt = _check_count(prompt_tokens, "prompt_tokens")
         threshold = self.long_context_threshold
-        return threshold is not None and prompt > threshold and (
-            self.prompt_text_token_price_long_context is not None
-            or self.cached_prompt_text_token_price_long_context is not None
-            or self.completion_text_token_price_long_context is not None
+        if threshold is None or threshold <= 0:
+            return False
+        return prompt >= threshold and bool(
+            self.prompt_text_token_price_long_context
+            or self.cached_prompt_text_token_price_long_context
+            or self.completion_text_token_price_long_context
         )
 
 
@@ -325,18 +433,51 @@ class ImageGenerationModel(_Versioned, frozen=True, kw_only=True):
     generated_image_token_price: int | None = None
     pricing: tuple[PricingTier, ...] = ()
 
-    prompt_price_per_million = _PerMillion(
+    prompt_price_per_million = _Price(
         "prompt_text_token_price",
         "USD per 1M prompt text tokens (same unit as the language models' prices).",
     )
-    image_prompt_price_per_million = _PerMillion(
+    image_prompt_price_per_million = _Price(
         "prompt_image_token_price",
         "USD per 1M prompt image tokens (an image given as input).",
     )
-    generated_image_price_per_million = _PerMillion(
+    generated_image_price_per_million = _Price(
         "generated_image_token_price",
         "USD per 1M generated image tokens.",
     )
+    image_price_usd = _Price("image_price", _IMAGE_PRICE_DOC, places=_PER_UNIT_PLACES)
+
+
+class EmbeddingModel(_Struct, frozen=True, kw_only=True):
+    """An object of ``GET /v1/embedding-models`` and ``GET /v1/embedding-models/{id}``
+    (schema ``EmbeddingModel`` of xAI's OpenAPI file; the reference page has no such
+    endpoint).
+
+    The file requires every field, but its own examples omit ``output_modalities`` (both)
+    and ``fingerprint`` (the get example): those two are optional here.
+
+    The schema describes the two prices as "USD cents per million token", unlike every
+    other token price of the API ("per 100 million"). They are taken to be in the same
+    unit as the language models' prices, as xAI's gRPC definition (``xai-org/xai-proto``,
+    ``models.proto``) words both messages' prices identically: "in 1/100 USD cents per one
+    million tokens", i.e. USD cents per 100M tokens. ``100`` -> ``Decimal('0.01')`` USD
+    per 1M tokens.
+    """
+
+    id: str
+    fingerprint: str | None = None
+    created: int
+    object: str = "model"
+    owned_by: str
+    version: str
+    input_modalities: tuple[str, ...]
+    output_modalities: tuple[str, ...] = ()
+    prompt_text_token_price: int
+    prompt_image_token_price: int
+    aliases: tuple[str, ...]
+
+    prompt_price_per_million = _TokenPricing.prompt_price_per_million.required()
+    image_prompt_price_per_million = _TokenPricing.image_prompt_price_per_million.required()
 
 
 class VideoGenerationModel(_Versioned, frozen=True, kw_only=True):
@@ -347,4 +488,6 @@ class VideoGenerationModel(_Versioned, frozen=True, kw_only=True):
     aliases: tuple[str, ...]
 
 
-AnyModel = Model | LanguageModel | ImageGenerationModel | VideoGenerationModel
+AnyModel = (
+    Model | LanguageModel | ImageGenerationModel | VideoGenerationModel | EmbeddingModel
+)

@@ -1,9 +1,10 @@
 """A local, xAI-compatible models API server for tests and demos: no key, no network.
 
-``FakeXAIServer`` serves the eight read-only models endpoints on 127.0.0.1 from a catalog
-(by default the examples of xAI's API reference), behaves like the live service on errors
-(404 shapes, 401/400 auth, ``x-request-id``), and can inject faults (error statuses,
-delays, resets, truncated or non-JSON bodies) while counting requests and TCP connections.
+``FakeXAIServer`` serves the ten read-only models endpoints on 127.0.0.1 from a catalog
+(by default the examples of xAI's API reference and OpenAPI file), behaves like the live
+service on errors (404 shapes, 401/400 auth, ``x-request-id``), and can inject faults
+(error statuses, delays, resets, truncated or non-JSON bodies) while counting requests and
+TCP connections.
 
 ``mock_api()`` is ``aioresponses()`` made to work with this client on aiohttp 3.14
 (aioresponses issue 289), for tests that mock responses instead of serving them; it needs

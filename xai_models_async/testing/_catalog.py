@@ -11,12 +11,13 @@ from typing import Any
 
 import msgspec
 
-#: The four top-level keys of a catalog, one per endpoint family.
+#: The top-level keys of a catalog, one per endpoint family.
 FAMILIES: tuple[str, ...] = (
     "models",
     "language_models",
     "image_generation_models",
     "video_generation_models",
+    "embedding_models",
 )
 
 
@@ -26,15 +27,21 @@ def _packaged_bytes() -> bytes:
 
 
 def default_catalog() -> dict[str, list[dict[str, Any]]]:
-    """The example models of xAI's API reference, as a fresh dict on every call.
+    """The example models of xAI's API reference and OpenAPI file, as a fresh dict on
+    every call.
 
     Keys: ``"models"`` (the six ``/v1/models`` entries), ``"language_models"``
     (``grok-3``, ``grok-3-mini``, ``grok-2-vision-1212`` and ``grok-4-0709``),
     ``"image_generation_models"`` (``grok-imagine-image``) and
-    ``"video_generation_models"`` (``grok-imagine-video``). Each object is exactly the
-    reference's example, so it also shows the reference's quirks (the image model has no
-    ``image_price``; ``grok-2-vision-1212`` has no ``search_price``). Mutating the result
-    is safe: it is a deep copy.
+    ``"video_generation_models"`` (``grok-imagine-video``), from the reference page; and
+    ``"embedding_models"`` (``v1``), from the OpenAPI file in xAI's TypeScript SDK, as
+    the reference page has no embedding endpoints. Each object is exactly its document's
+    example, so it also shows the documents' quirks (the image model has no
+    ``image_price``; ``grok-2-vision-1212`` has no ``search_price``; ``v1`` has no
+    ``output_modalities``). ``v1`` is the list example: the OpenAPI file's get example is
+    the same id with another price and no ``fingerprint``, and one id serves one object,
+    so ``/v1/embedding-models/v1`` answers the list's object. Mutating the result is
+    safe: it is a deep copy.
     """
     data: dict[str, list[dict[str, Any]]] = msgspec.json.decode(_packaged_bytes())
     return data
@@ -46,7 +53,7 @@ def make_catalog(n_language_models: int, *, seed: int = 0) -> dict[str, list[dic
     Ids are ``grok-bench-00000``, ``grok-bench-00001``, ...; aliases, prices, modalities,
     fingerprints and creation times vary, and some models carry the live-only long-context
     prices and ``capabilities``. ``"models"`` mirrors the language models (same ids,
-    ``created`` and ``owned_by``); the image and video lists are empty. The same
+    ``created`` and ``owned_by``); the image, video and embedding lists are empty. The same
     ``seed`` always gives the same catalog. Meant for load tests and benchmarks.
     """
     if isinstance(n_language_models, bool) or not isinstance(n_language_models, int):
@@ -98,6 +105,7 @@ def make_catalog(n_language_models: int, *, seed: int = 0) -> dict[str, list[dic
         "language_models": language,
         "image_generation_models": [],
         "video_generation_models": [],
+        "embedding_models": [],
     }
 
 

@@ -32,6 +32,7 @@ _ROUTES: dict[str, str] = {
     "language-models": "language_models",
     "image-generation-models": "image_generation_models",
     "video-generation-models": "video_generation_models",
+    "embedding-models": "embedding_models",
 }
 
 _NOT_FOUND = "Some requested entity was not found"
@@ -137,12 +138,13 @@ class _CountingServer(web.Server):
 class FakeXAIServer:
     """A local, xAI-compatible models API server with fault injection and counters.
 
-    It serves the eight read-only endpoints the way the live service does:
+    It serves the ten read-only endpoints the way the live service does:
 
     * ``GET /v1/models`` -> ``{"object": "list", "data": [...]}`` and
       ``GET /v1/models/{id}`` -> one object;
-    * ``GET /v1/language-models``, ``/v1/image-generation-models`` and
-      ``/v1/video-generation-models`` -> ``{"models": [...]}``, and ``/{id}`` under each.
+    * ``GET /v1/language-models``, ``/v1/image-generation-models``,
+      ``/v1/video-generation-models`` and ``/v1/embedding-models`` -> ``{"models":
+      [...]}``, and ``/{id}`` under each.
 
     ``{id}`` is one percent-encoded path segment (``custom%2Falias`` finds ``custom/alias``)
     and is looked up by id only: aliases are not resolved. An unknown id is a ``404``
@@ -168,9 +170,10 @@ class FakeXAIServer:
             assert server.count("/v1/models") == 2
 
     Args:
-        catalog: ``None`` for :func:`default_catalog` (the API reference's examples); a
-            mapping with any of the keys ``"models"``, ``"language_models"``,
-            ``"image_generation_models"`` and ``"video_generation_models"``, each a list of
+        catalog: ``None`` for :func:`default_catalog` (the examples of xAI's API
+            reference and OpenAPI file); a mapping with any of the keys ``"models"``,
+            ``"language_models"``, ``"image_generation_models"``,
+            ``"video_generation_models"`` and ``"embedding_models"``, each a list of
             JSON-able objects exactly as the endpoints return them (a missing key serves an
             empty list); or the path of a JSON file of that shape. Validated here:
             ``ValueError`` names the problem.
