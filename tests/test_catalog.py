@@ -221,11 +221,12 @@ def test_cheapest_validates_the_workload(
 # -- client.catalog() -----------------------------------------------------------------
 
 LIST_PATHS = ["/v1/models", "/v1/language-models", "/v1/image-generation-models",
-              "/v1/video-generation-models"]
+              "/v1/video-generation-models", "/v1/embedding-models"]
 TYPED_GETS = ["/v1/language-models/grok-3", "/v1/language-models/grok-3-mini",
               "/v1/language-models/grok-2-vision-1212", "/v1/language-models/grok-4-0709",
               "/v1/image-generation-models/grok-imagine-image",
-              "/v1/video-generation-models/grok-imagine-video"]
+              "/v1/video-generation-models/grok-imagine-video",
+              "/v1/embedding-models/v1"]
 
 
 
@@ -233,11 +234,11 @@ TYPED_GETS = ["/v1/language-models/grok-3", "/v1/language-models/grok-3-mini",
 async def test_catalog_fetches_each_list_once(server: FakeXAIServer) -> None:
     async with client_for(server) as client:
         catalog = await client.catalog()
-    assert [server.count(p) for p in LIST_PATHS] == [1, 1, 1, 1]
-    assert server.request_count == 4
+    assert [server.count(p) for p in LIST_PATHS] == [1, 1, 1, 1, 1]
+    assert server.request_count == 5
     assert (len(catalog.models), len(catalog.language_models),
-            len(catalog.image_generation_models), len(catalog.video_generation_models)) == (
-        6, 4, 1, 1)
+            len(catalog.image_generation_models), len(catalog.video_generation_models),
+            len(catalog.embedding_models)) == (6, 4, 1, 1, 1)
     assert catalog.errors == {}
     assert catalog.find("grok-3-latest").id == "grok-3"
 
@@ -248,8 +249,8 @@ async def test_catalog_details_merges_the_richer_get_objects(server: FakeXAIServ
     server.inject(Fault(200, richer), path="/v1/language-models/grok-3")
     async with client_for(server) as client:
         catalog = await client.catalog(details=True)
-    assert [server.count(p) for p in LIST_PATHS] == [1, 1, 1, 1]
-    assert [server.count(p) for p in TYPED_GETS] == [1] * 6
+    assert [server.count(p) for p in LIST_PATHS] == [1, 1, 1, 1, 1]
+    assert [server.count(p) for p in TYPED_GETS] == [1] * 7
     assert server.count("/v1/models/grok-3") == 0  # /v1/models/{id} adds nothing
     grok3 = catalog.find("grok-3", kind="language_models")
     assert isinstance(grok3, xm.LanguageModel)
@@ -340,7 +341,7 @@ async def test_concurrent_catalog_calls_share_requests(server: FakeXAIServer) ->
     async with client_for(server) as client:
         catalogs = await asyncio.gather(*(client.catalog() for _ in range(50)))
     assert all(c == catalogs[0] for c in catalogs)
-    assert [server.count(p) for p in LIST_PATHS] == [1, 1, 1, 1]
+    assert [server.count(p) for p in LIST_PATHS] == [1, 1, 1, 1, 1]
 
 
 def test_local_not_found_does_not_pretend_to_be_an_http_answer() -> None:

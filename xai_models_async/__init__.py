@@ -38,6 +38,7 @@ from xai_models_async._retry import RetryPolicy
 from xai_models_async._version import __version__
 from xai_models_async.types import (
     Capabilities,
+    EmbeddingModel,
     ImageGenerationModel,
     LanguageModel,
     Model,
@@ -64,6 +65,7 @@ __all__ = [
     "CatalogChange",
     "ClientClosedError",
     "ConflictError",
+    "EmbeddingModel",
     "FieldChange",
     "ImageGenerationModel",
     "InternalServerError",

@@ -1,4 +1,4 @@
-"""``Catalog``: the four model lists in one immutable object, with offline queries.
+"""``Catalog``: every model list in one immutable object, with offline queries.
 
 A catalog is meant to be fetched once (``await client.catalog()``, cached or refreshed on a
 timer) and then asked on every request, with no I/O: ``find`` is a dict lookup, built on
@@ -17,6 +17,7 @@ from xai_models_async._endpoints import ENDPOINTS, find_model
 from xai_models_async._errors import APIError, XAIError
 from xai_models_async.types import (
     AnyModel,
+    EmbeddingModel,
     ImageGenerationModel,
     LanguageModel,
     Model,
@@ -26,21 +27,23 @@ from xai_models_async.types import (
 
 __all__ = ["Catalog"]
 
-Kind = Literal["models", "language_models", "image_generation_models", "video_generation_models"]
+Kind = Literal["models", "language_models", "image_generation_models",
+               "video_generation_models", "embedding_models"]
 _KINDS: tuple[Kind, ...] = (
-    "models", "language_models", "image_generation_models", "video_generation_models"
+    "models", "language_models", "image_generation_models", "video_generation_models",
+    "embedding_models",
 )
 _TYPED_KINDS: tuple[Kind, ...] = _KINDS[1:]
 # The order ``find`` and ``__iter__`` search: the typed lists first (their objects carry
 # modalities and prices), ``/v1/models`` last.
 _SEARCH_ORDER: tuple[Kind, ...] = (*_KINDS[1:], _KINDS[0])
 
-TypedModel = LanguageModel | ImageGenerationModel | VideoGenerationModel
+TypedModel = LanguageModel | ImageGenerationModel | VideoGenerationModel | EmbeddingModel
 
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
-    """What ``client.catalog()`` returns: the four lists, and the errors of the parts that
+    """What ``client.catalog()`` returns: the five lists, and the errors of the parts that
     failed when it was called with ``return_exceptions=True`` (keyed by kind, or by
     ``"kind:model_id"`` for a failed detail ``get``). ``stale`` names the parts served
     from a stale cache entry because refreshing them failed (``stale_if_error``), each
@@ -55,6 +58,7 @@ class Catalog:
     language_models: tuple[LanguageModel, ...] = ()
     image_generation_models: tuple[ImageGenerationModel, ...] = ()
     video_generation_models: tuple[VideoGenerationModel, ...] = ()
+    embedding_models: tuple[EmbeddingModel, ...] = ()
     errors: dict[str, XAIError] = field(default_factory=dict, compare=False)
     stale: dict[str, APIError] = field(default_factory=dict, compare=False)
     # kind (None: all kinds) -> name -> model; filled lazily by _index_for.
@@ -76,14 +80,13 @@ class Catalog:
         return bool(self.stale)
 
     def __iter__(self) -> Iterator[AnyModel]:
-        """Every model object, the typed lists first (language, image, video), then the
+        """Every model object, the typed lists first (language, image, video, embedding), then the
         ``/v1/models`` entries (so a model listed in both comes twice)."""
         for kind in _SEARCH_ORDER:
             yield from getattr(self, kind)
 
     def __len__(self) -> int:
-        return (len(self.models) + len(self.language_models)
-                + len(self.image_generation_models) + len(self.video_generation_models))
+        return sum(len(getattr(self, kind)) for kind in _KINDS)
 
     def __contains__(self, name: object) -> bool:
         """``"grok-3-latest" in catalog``: whether ``name`` is any model's id or alias."""
@@ -129,7 +132,7 @@ class Catalog:
         return {alias: index[alias].id for model in self for alias in model.aliases}
 
     def with_input(self, *modalities: str) -> list[TypedModel]:
-        """Typed models (language, image, video, in that order) that accept every one of
+        """Typed models (language, image, video, embedding, in that order) that accept every one of
         ``modalities`` as input: ``with_input("text", "image")`` are the models that take images.
         ``/v1/models`` entries carry no modalities and never match."""
         wanted = _check_modalities(modalities)
@@ -161,8 +164,8 @@ class Catalog:
         price per 1M tokens (grok-3: $3 + $15). Ties go to the lower prompt price, then
         the smaller id, so the answer is deterministic.
 
-        Only language models are ranked: image and video generation models list no price
-        comparable to theirs (and ``image_price`` has no reliable unit).
+        Only language models are ranked: image, video and embedding models are priced per
+        image, per video or per embedded token, which a chat workload cannot compare.
         """
         candidates = [
             m for m in self.language_models
@@ -203,6 +206,7 @@ class Catalog:
         yield from self.language_models
         yield from self.image_generation_models
         yield from self.video_generation_models
+        yield from self.embedding_models
 
     def _index_for(self, kind: Kind | None) -> dict[str, AnyModel]:
         index = self._indexes.get(kind)

@@ -32,6 +32,7 @@ from xai_models_async._pipeline import Pipeline
 from xai_models_async._resource import DEFAULT_CONCURRENCY, Resource
 from xai_models_async._retry import RetryPolicy
 from xai_models_async.types import (
+    EmbeddingModel,
     ImageGenerationModel,
     LanguageModel,
     Model,
@@ -126,6 +127,8 @@ class AsyncClient:
             pipeline, ENDPOINTS["image_generation_models"])
         self.video_generation_models: Resource[VideoGenerationModel] = Resource(
             pipeline, ENDPOINTS["video_generation_models"])
+        self.embedding_models: Resource[EmbeddingModel] = Resource(
+            pipeline, ENDPOINTS["embedding_models"])
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -237,6 +240,7 @@ class AsyncClient:
             language_models=tuple(parts["language_models"]),
             image_generation_models=tuple(parts["image_generation_models"]),
             video_generation_models=tuple(parts["video_generation_models"]),
+            embedding_models=tuple(parts["embedding_models"]),
             errors=errors,
             stale={kind: found[0] for kind, found in stale.items() if found},
         )

@@ -14,6 +14,7 @@ import msgspec
 from xai_models_async._errors import NotFoundError
 from xai_models_async._wire import encode_id
 from xai_models_async.types import (
+    EmbeddingModel,
     ImageGenerationModel,
     LanguageModel,
     Model,
@@ -22,7 +23,8 @@ from xai_models_async.types import (
 
 __all__ = ["ENDPOINTS", "Endpoint", "find_model"]
 
-M = TypeVar("M", Model, LanguageModel, ImageGenerationModel, VideoGenerationModel)
+M = TypeVar("M", Model, LanguageModel, ImageGenerationModel, VideoGenerationModel,
+            EmbeddingModel)
 T = TypeVar("T")
 
 
@@ -82,6 +84,7 @@ ENDPOINTS: dict[str, Endpoint[Any]] = {
                  ImageGenerationModel, "models"),
         Endpoint("video_generation_models", "/v1/video-generation-models",
                  VideoGenerationModel, "models"),
+        Endpoint("embedding_models", "/v1/embedding-models", EmbeddingModel, "models"),
     )
 }
 
