@@ -15,6 +15,7 @@ from typing import Any, Literal
 from xai_models_async._changes import CatalogChange, diff_lists
 from xai_models_async._endpoints import ENDPOINTS, find_model
 from xai_models_async._errors import APIError, XAIError
+from xai_models_async._prices import check_count
 from xai_models_async.types import (
     AnyModel,
     EmbeddingModel,
@@ -22,7 +23,6 @@ from xai_models_async.types import (
     LanguageModel,
     Model,
     VideoGenerationModel,
-    _check_count,
 )
 
 __all__ = ["Catalog"]
@@ -183,12 +183,12 @@ class Catalog:
                 return Decimal(m.prompt_text_token_price + m.completion_text_token_price)
         else:
             usage = (
-                _check_count(0 if prompt_tokens is None else prompt_tokens, "prompt_tokens"),
-                _check_count(
+                check_count(0 if prompt_tokens is None else prompt_tokens, "prompt_tokens"),
+                check_count(
                     0 if completion_tokens is None else completion_tokens, "completion_tokens"
                 ),
-                _check_count(cached_prompt_tokens, "cached_prompt_tokens"),
-                _check_count(image_tokens, "image_tokens"),
+                check_count(cached_prompt_tokens, "cached_prompt_tokens"),
+                check_count(image_tokens, "image_tokens"),
             )
             if usage[2] + usage[3] > usage[0]:
                 raise ValueError(

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import msgspec
 
 from xai_models_async._errors import XAIError
-from xai_models_async.types import _shift
+from xai_models_async._prices import shift
 
 __all__ = ["CatalogChange", "FieldChange", "diff_lists", "watch"]
 
@@ -108,7 +108,7 @@ def _price_unit(name: str) -> tuple[str | None, int]:
 
 
 def _usd(raw: object, places: int) -> Decimal | None:
-    return _shift(raw, places) if isinstance(raw, int) else None
+    return shift(raw, places) if isinstance(raw, int) else None
 
 
 def _show(value: Any) -> str:

@@ -36,9 +36,17 @@ long-context price.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
 
 import msgspec
+
+from xai_models_async._prices import (
+    PER_UNIT_PLACES,
+    Price,
+    TokenPricing,
+    check_count,
+    shift,
+)
 
 __all__ = [
     "Capabilities",
@@ -49,99 +57,6 @@ __all__ = [
     "PricingTier",
     "VideoGenerationModel",
 ]
-
-# Raw prices are USD ticks (10**-10 USD) per unit, i.e. USD cents per 100M units. USD per
-# 1M tokens is raw / 10**4 (/100 for cents, /100 for 100M -> 1M); USD per token, per
-# search or per image is raw / 10**10.
-_PER_MILLION_PLACES = 4
-_PER_UNIT_PLACES = 10
-
-
-def _shift(raw: int, places: int) -> Decimal:
-    """``raw / 10**places`` as an exact Decimal at any size (no context rounding, unlike
-    ``Decimal`` division past 28 digits), with trailing zeros after the point dropped."""
-    if raw == 0:
-        return Decimal(0)
-    digits = str(abs(raw))
-    kept = digits.rstrip("0")
-    drop = min(len(digits) - len(kept), places)
-    digits = digits[: len(digits) - drop]
-    return Decimal((int(raw < 0), tuple(map(int, digits)), drop - places))
-
-
-class _Price:
-    """A read-only property: the raw price field ``field`` in USD, ``raw / 10**places``
-    as an exact Decimal (per 1M tokens by default), or None when the field is absent.
-
-    With ``zero_is_none``, a raw 0 is None too: for the ``*_long_context`` prices xAI
-    sends 0 to mean there is no such price and the standard one applies, and a USD figure
-    of 0 there would read as "free". One descriptor serves every price of every class.
-    """
-
-    def __init__(
-        self,
-        field: str,
-        doc: str,
-        *,
-        places: int = _PER_MILLION_PLACES,
-        zero_is_none: bool = False,
-    ) -> None:
-        self.field = field
-        self.places = places
-        self.zero_is_none = zero_is_none
-        self.__doc__ = doc
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> _Price: ...
-
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> Decimal | None: ...
-
-    def __get__(self, obj: object | None, owner: type | None = None) -> Decimal | _Price | None:
-        if obj is None:
-            return self
-        raw: int | None = getattr(obj, self.field)
-        if raw is None or (raw == 0 and self.zero_is_none):
-            return None
-        return _shift(raw, self.places)
-
-    def required(self) -> _RequiredPrice:
-        """The same price for a class whose schema always sends the field."""
-        return _RequiredPrice(self.field, self.__doc__ or "", places=self.places)
-
-
-class _RequiredPrice(_Price):
-    """A ``_Price`` whose field every body carries: typed ``Decimal``, never None, so
-    that arithmetic on it (``lm.prompt_price_per_million * 2``) passes ``mypy --strict``
-    without a None check the data can never need."""
-
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> _RequiredPrice: ...
-
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> Decimal: ...
-
-    def __get__(
-        self, obj: object | None, owner: type | None = None
-    ) -> Decimal | _RequiredPrice:
-        if obj is None:
-            return self
-        value = super().__get__(obj, owner)
-        if value is None:
-            # Decoding never gets here; a hand-built instance (Struct __init__ does not
-            # validate types) can, and a None typed as Decimal would fail far from here.
-            raise TypeError(f"{type(obj).__name__}.{self.field} is None; it is required")
-        return value
-
-
-def _check_count(value: object, name: str) -> int:
-    # bool is an int subclass, and True tokens is a bug, not 1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
 
 class _Struct(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base options: immutable, keyword-only (so required fields may follow optional ones),
@@ -155,7 +70,7 @@ class PricingTier(_Struct, frozen=True, kw_only=True):
     resolution: str | None = None
     price_per_image: int | None = None
 
-    price_per_image_usd = _Price(
+    price_per_image_usd = Price(
         "price_per_image",
         """USD per image, exact (``200000000`` -> ``Decimal('0.02')``); None when absent.
 
@@ -166,7 +81,7 @@ class PricingTier(_Struct, frozen=True, kw_only=True):
         model at $0.02 per image, which is 200000000 ticks (as cents it would be
         $2,000,000). Usage objects report ``cost_in_usd_ticks`` in the same unit.
         """,
-        places=_PER_UNIT_PLACES,
+        places=PER_UNIT_PLACES,
     )
 
 
@@ -183,65 +98,7 @@ _IMAGE_PRICE_DOC = """USD per image at the default tier (medium quality, 1k), ex
 ``PricingTier.price_per_image_usd`` for the evidence."""
 
 
-class _TokenPricing:
-    """USD conversions of the raw token and search prices, shared by ``Model`` and
-    ``LanguageModel``. A plain slot-free mixin, so each Struct keeps ``id`` first.
-    Each property is ``None`` when the raw price is absent; the ``*_long_context`` ones
-    also when it is 0, xAI's sentinel for "use the standard price of this kind"."""
-
-    __slots__ = ()
-
-    prompt_text_token_price: int | None
-    cached_prompt_text_token_price: int | None
-    prompt_image_token_price: int | None
-    completion_text_token_price: int | None
-    search_price: int | None
-    prompt_text_token_price_long_context: int | None
-    cached_prompt_text_token_price_long_context: int | None
-    completion_text_token_price_long_context: int | None
-
-    prompt_price_per_million = _Price(
-        "prompt_text_token_price",
-        "USD per 1M prompt text tokens (``30000`` -> ``Decimal('3')``).",
-    )
-    cached_prompt_price_per_million = _Price(
-        "cached_prompt_text_token_price",
-        "USD per 1M cached prompt text tokens (``7500`` -> ``Decimal('0.75')``).",
-    )
-    image_prompt_price_per_million = _Price(
-        "prompt_image_token_price",
-        "USD per 1M prompt image tokens.",
-    )
-    completion_price_per_million = _Price(
-        "completion_text_token_price",
-        "USD per 1M completion text tokens (``150000`` -> ``Decimal('15')``).",
-    )
-    prompt_price_per_million_long_context = _Price(
-        "prompt_text_token_price_long_context",
-        "USD per 1M prompt text tokens in the long-context tier; None when the raw price "
-        "is 0 or absent (the standard prompt price applies).",
-        zero_is_none=True,
-    )
-    cached_prompt_price_per_million_long_context = _Price(
-        "cached_prompt_text_token_price_long_context",
-        "USD per 1M cached prompt text tokens in the long-context tier; None when the raw "
-        "price is 0 or absent (the standard cached price applies).",
-        zero_is_none=True,
-    )
-    completion_price_per_million_long_context = _Price(
-        "completion_text_token_price_long_context",
-        "USD per 1M completion text tokens in the long-context tier; None when the raw "
-        "price is 0 or absent (the standard completion price applies).",
-        zero_is_none=True,
-    )
-    search_price_usd = _Price(
-        "search_price",
-        "USD per search (``250000000`` -> ``Decimal('0.025')``).",
-        places=_PER_UNIT_PLACES,
-    )
-
-
-class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
+class Model(_Struct, TokenPricing, frozen=True, kw_only=True):
     """An object of ``GET /v1/models`` and ``GET /v1/models/{id}``.
 
     Only ``id``, ``created`` and ``owned_by`` are required (``object`` defaults to
@@ -277,7 +134,7 @@ class Model(_Struct, _TokenPricing, frozen=True, kw_only=True):
         pricing: tuple[PricingTier, ...] | None = ()
     capabilities: Capabilities | None = None
 
-    image_price_usd = _Price("image_price", _IMAGE_PRICE_DOC, places=_PER_UNIT_PLACES)
+    image_price_usd = Price("image_price", _IMAGE_PRICE_DOC, places=PER_UNIT_PLACES)
 
     def __post_init__(self) -> None:
         if self.aliases is None:
@@ -297,7 +154,7 @@ class _Versioned(_Struct, frozen=True, kw_only=True):
     version: str
 
 
-class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
+class LanguageModel(_Versioned, TokenPricing, frozen=True, kw_only=True):
     """An object of ``GET /v1/language-models`` and ``GET /v1/language-models/{id}``.
 
     Every example body carries the prompt, image prompt and completion prices, so their
@@ -321,9 +178,9 @@ class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
     long_context_threshold: int | None = None
     capabilities: Capabilities | None = None
 
-    prompt_price_per_million = _TokenPricing.prompt_price_per_million.required()
-    image_prompt_price_per_million = _TokenPricing.image_prompt_price_per_million.required()
-    completion_price_per_million = _TokenPricing.completion_price_per_million.required()
+    prompt_price_per_million = TokenPricing.prompt_price_per_million.required()
+    image_prompt_price_per_million = TokenPricing.image_prompt_price_per_million.required()
+    completion_price_per_million = TokenPricing.completion_price_per_million.required()
 
     def estimate_cost(
         self,
@@ -360,11 +217,11 @@ class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
         (``ValueError``). ``grok-3`` with 1M prompt and 1M completion tokens costs
         ``Decimal('18')``.
         """
-        prompt = _check_count(prompt_tokens, "prompt_tokens")
-        completion = _check_count(completion_tokens, "completion_tokens")
-        cached = _check_count(cached_prompt_tokens, "cached_prompt_tokens")
-        image = _check_count(image_tokens, "image_tokens")
-        search_count = _check_count(searches, "searches")
+        prompt = check_count(prompt_tokens, "prompt_tokens")
+        completion = check_count(completion_tokens, "completion_tokens")
+        cached = check_count(cached_prompt_tokens, "cached_prompt_tokens")
+        image = check_count(image_tokens, "image_tokens")
+        search_count = check_count(searches, "searches")
         if cached + image > prompt:
             raise ValueError(
                 "cached_prompt_tokens and image_tokens are parts of prompt_tokens: "
@@ -391,7 +248,7 @@ class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
             if self.search_price is None:
                 raise ValueError(f"model {self.id!r} lists no search_price")
             total += search_count * self.search_price
-        return _shift(total, _PER_UNIT_PLACES)
+        return shift(total, PER_UNIT_PLACES)
 
     def long_context_applies(self, prompt_tokens: int) -> bool:
         """Whether a prompt of ``prompt_tokens`` (cached and image tokens included) is
@@ -405,7 +262,7 @@ class LanguageModel(_Versioned, _TokenPricing, frozen=True, kw_only=True):
         every kind falls back to its standard price, the prompt is billed exactly as a
         short one would be, and this is False.
         """
-        prompt = _check_count(prompt_tokens, "prompt_tokens")
+        prompt = check_count(prompt_tokens, "prompt_tokens")
         threshold = self.long_context_threshold
         if threshold is None or threshold <= 0:
             return False
@@ -433,19 +290,19 @@ class ImageGenerationModel(_Versioned, frozen=True, kw_only=True):
     generated_image_token_price: int | None = None
     pricing: tuple[PricingTier, ...] = ()
 
-    prompt_price_per_million = _Price(
+    prompt_price_per_million = Price(
         "prompt_text_token_price",
         "USD per 1M prompt text tokens (same unit as the language models' prices).",
     )
-    image_prompt_price_per_million = _Price(
+    image_prompt_price_per_million = Price(
         "prompt_image_token_price",
         "USD per 1M prompt image tokens (an image given as input).",
     )
-    generated_image_price_per_million = _Price(
+    generated_image_price_per_million = Price(
         "generated_image_token_price",
         "USD per 1M generated image tokens.",
     )
-    image_price_usd = _Price("image_price", _IMAGE_PRICE_DOC, places=_PER_UNIT_PLACES)
+    image_price_usd = Price("image_price", _IMAGE_PRICE_DOC, places=PER_UNIT_PLACES)
 
 
 class EmbeddingModel(_Struct, frozen=True, kw_only=True):
@@ -476,8 +333,8 @@ class EmbeddingModel(_Struct, frozen=True, kw_only=True):
     prompt_image_token_price: int
     aliases: tuple[str, ...]
 
-    prompt_price_per_million = _TokenPricing.prompt_price_per_million.required()
-    image_prompt_price_per_million = _TokenPricing.image_prompt_price_per_million.required()
+    prompt_price_per_million = TokenPricing.prompt_price_per_million.required()
+    image_prompt_price_per_million = TokenPricing.image_prompt_price_per_million.required()
 
 
 class VideoGenerationModel(_Versioned, frozen=True, kw_only=True):
