@@ -3,97 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
-import socket
-import struct
-import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote
 
 import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
-from multidict import CIMultiDict
 
+from xai_models_async.testing._answers import Answer, answer
 from xai_models_async.testing._catalog import EncodedCatalog, load_catalog
 from xai_models_async.testing._faults import Fault, FaultPlan
+from xai_models_async.testing._playback import play, respond
 
 __all__ = ["FakeXAIServer", "RecordedRequest"]
-
-# URL segment after /v1/ -> catalog key.
-_ROUTES: dict[str, str] = {
-    "models": "models",
-    "language-models": "language_models",
-    "image-generation-models": "image_generation_models",
-    "video-generation-models": "video_generation_models",
-    "embedding-models": "embedding_models",
-}
-
-_NOT_FOUND = "Some requested entity was not found"
-
-# Live-shaped default bodies for injected error statuses. xAI's "code" values are the
-# descriptions of gRPC status codes, so the same sentences are used here.
-_ERROR_TEXTS: dict[int, tuple[str, str]] = {
-    400: ("Client specified an invalid argument", "The request was rejected as invalid."),
-    401: ("Unauthenticated", "The provided API key could not be authenticated."),
-    403: (
-        "The caller does not have permission to execute the specified operation",
-        "Your team does not have any credits or licenses to use this endpoint.",
-    ),
-    404: (_NOT_FOUND, "The requested entity does not exist."),
-    408: (
-        "The deadline expired before the operation could complete",
-        "The request timed out.",
-    ),
-    409: ("The operation was aborted", "The request conflicted with another request."),
-    429: (
-        "Some resource has been exhausted",
-        "Too many requests: your team has exceeded its rate limit.",
-    ),
-    500: ("Internal error", "An internal error occurred. Please try again later."),
-    502: ("The service is currently unavailable", "Bad gateway."),
-    503: ("The service is currently unavailable", "The service is temporarily unavailable."),
-    504: (
-        "The deadline expired before the operation could complete",
-        "The upstream service did not answer in time.",
-    ),
-    529: ("The service is currently unavailable", "The service is overloaded."),
-}
-
-_BAD_GATEWAY_HTML = (
-    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>bad gateway</center>\r\n"
-    b"</body>\r\n</html>\r\n"
-)
-
-_Answer = tuple[int, bytes, "dict[str, str] | None"]
-
-
-def _error(code: str, message: str) -> bytes:
-    return msgspec.json.encode({"code": code, "error": message})
-
-
-def _default_error_body(status: int) -> bytes:
-    texts = _ERROR_TEXTS.get(status)
-    if texts is None:
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Unknown error"
-        texts = (phrase, f"The request failed with HTTP {status}.")
-    return _error(*texts)
-
-
-def _mask_key(key: str) -> str:
-    # Short keys are masked entirely: first-2 + last-2 of a 4-character key is the key.
-    return f"{key[:2]}***{key[-2:]}" if len(key) > 4 else "***"
-
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -398,141 +324,10 @@ class FakeXAIServer:
         self._path_counts[path] += 1
         fault = self._faults.take(path)
         if fault is None:
-            return self._respond(*self._answer(request, path))
-        return await self._play(fault, request, path)
+            return respond(*self._answer(request, path))
+        return await play(fault, request, self._answer(request, path))
 
-    def _answer(self, request: web.BaseRequest, path: str) -> _Answer:
+    def _answer(self, request: web.BaseRequest, path: str) -> Answer:
         """The normal answer: (status, body, extra headers)."""
-        auth = request.headers.get("Authorization", "")
-        scheme, _, key = auth.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            return (
-                401,
-                _error(
-                    "Unauthenticated",
-                    "No API key provided. Specify your API key in an Authorization header using "
-                    "Bearer auth (Authorization: Bearer <your API key>). You can obtain an API "
-                    "key from https://console.x.ai.",
-                ),
-                None,
-            )
-        if self._api_key is not None and not hmac.compare_digest(
-            key.encode(), self._api_key.encode()
-        ):
-            return (
-                400,
-                _error(
-                    "Client specified an invalid argument",
-                    f"Incorrect API key provided: {_mask_key(key)}. "
-                    "You can obtain an API key from https://console.x.ai.",
-                ),
-                None,
-            )
-
-        parts = path.split("/")
-        # parts of "/v1/models/x" are ["", "v1", "models", "x"].
-        family = _ROUTES.get(parts[2]) if len(parts) in (3, 4) and parts[1] == "v1" else None
-        if family is None or (len(parts) == 4 and not parts[3]):
-            return 404, _error(_NOT_FOUND, f"The requested path {path} does not exist."), None
-        if request.method != "GET":
-            return (
-                405,
-                _error(
-                    "Method Not Allowed",
-                    f"Method {request.method} is not allowed on {path}; only GET is.",
-                ),
-                {"Allow": "GET"},
-            )
-        if len(parts) == 3:
-            return 200, self._catalog.lists[family], None
-        model_id = unquote(parts[3])
-        body = self._catalog.objects[family].get(model_id)
-        if body is None:
-            return (
-                404,
-                _error(
-                    _NOT_FOUND,
-                    f"The model {model_id} does not exist or your team {self.team_id} "
-                    "does not have access to it.",
-                ),
-                None,
-            )
-        return 200, body, None
-
-    @staticmethod
-    def _headers(
-        extra: Mapping[str, str] | None, content_type: str = "application/json"
-    ) -> CIMultiDict[str]:
-        headers: CIMultiDict[str] = CIMultiDict(
-            {"Content-Type": content_type, "x-request-id": str(uuid.uuid4())}
-        )
-        if extra:
-            # update() replaces case-insensitively, so a fault can override Content-Type.
-            headers.update(extra)
-        return headers
-
-    def _respond(
-        self,
-        status: int,
-        body: bytes,
-        extra: Mapping[str, str] | None,
-        content_type: str = "application/json",
-    ) -> web.Response:
-        return web.Response(status=status, body=body, headers=self._headers(extra, content_type))
-
-    async def _play(self, fault: Fault, request: web.BaseRequest, path: str) -> web.StreamResponse:
-        if fault.delay:
-            await asyncio.sleep(fault.delay)
-        transport = request.transport
-        if fault.kind in ("reset", "disconnect"):
-            if transport is not None:
-                if fault.kind == "reset":
-                    sock = transport.get_extra_info("socket")
-                    if sock is not None:
-                        # Linger 0 turns close into a TCP RST, not a FIN.
-                        sock.setsockopt(
-                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                        )
-                    transport.abort()
-                else:
-                    transport.close()
-            # Never sent: the transport is closing, and aiohttp treats the failed write as
-            # a client that went away.
-            return web.Response()
-        if fault.kind == "non_json":
-            return self._respond(200, _BAD_GATEWAY_HTML, fault.headers, "text/html")
-        if fault.kind == "truncate":
-            return await self._truncate(request, path, fault)
-
-        status, body, answer_headers = self._answer(request, path)
-        extra: Mapping[str, str] | None = answer_headers
-        if fault.headers:
-            extra = {**(answer_headers or {}), **fault.headers}
-        if fault.status is None:
-            return self._respond(status, body, extra)
-        if fault.encoded_body is not None:
-            body = fault.encoded_body
-        elif fault.status >= 400:
-            body = _default_error_body(fault.status)
-        elif fault.status in (204, 304):
-            body = b""
-        return self._respond(fault.status, body, extra)
-
-    async def _truncate(
-        self, request: web.BaseRequest, path: str, fault: Fault
-    ) -> web.StreamResponse:
-        status, body, extra = self._answer(request, path)
-        response = web.StreamResponse(status=status, headers=self._headers(extra))
-        response.content_length = len(body)
-        await response.prepare(request)
-        await response.write(body[: len(body) // 2])
-        transport = request.transport
-        if transport is not None:
-            # abort() drops whatever is still buffered; let the half body reach the socket.
-            for _ in range(1000):
-                if transport.is_closing() or not transport.get_write_buffer_size():
-                    break
-                await asyncio.sleep(0.001)
-            transport.abort()
-        return response
+        return answer(self._catalog, request.method, path,
+                      request.headers.get("Authorization", ""), self._api_key, self.team_id)
