@@ -78,10 +78,17 @@ async def send(
                 raise_for_status=False,
             ) as resp:
                 status = resp.status
-                if 200 <= status < 300:
-                    body = await _read(resp, limit, path, attempt)
-                else:
-                    body = await _read_prefix(resp, ERROR_BODY_LIMIT)
+                try:
+                    if not 200 <= status < 300:
+                        body = await _read_prefix(resp, ERROR_BODY_LIMIT)
+                    elif ((length := resp.content_length) is not None and length <= limit
+                          and "Content-Encoding" not in resp.headers):
+                        # The parser reads exactly Content-Length bytes, known to fit.
+                        body = await resp.read()
+                    else:
+                        body = await _read_limited(resp, limit, path, attempt)
+                except aiohttp.ClientPayloadError as exc:
+                    raise _cut_short(resp, path, attempt) from exc
                 resp_headers = resp.headers
                 reason = resp.reason
         except BaseException as exc:  # mapped below; CancelledError re-raised there
@@ -120,34 +127,28 @@ async def send(
     )
 
 
-async def _read(resp: aiohttp.ClientResponse, limit: int, path: str, attempt: int) -> bytes:
-    """The whole body, or an error as soon as it passes ``limit`` bytes."""
-    try:
-        return await _read_limited(resp, limit, path, attempt)
-    except aiohttp.ClientPayloadError as exc:
-        # Say how much arrived, in the words of HTTP, not aiohttp's internals.
-        received = resp.content.total_raw_bytes
-        expected = resp.content_length
-        of = f" of {expected:,}" if expected is not None else ""
-        raise APIConnectionError(
-            f"the response body was cut short: the connection closed after {received:,}"
-            f"{of} bytes", method="GET", path=path, attempts=attempt,
-            request_id=resp.headers.get("x-request-id"),
-        ) from exc
+def _cut_short(resp: aiohttp.ClientResponse, path: str, attempt: int) -> APIConnectionError:
+    """A truncated body, said in HTTP terms: how much arrived (aiohttp's own error reads
+    "400, message=..." where 400 is an internal code, not an HTTP status)."""
+    received = resp.content.total_raw_bytes
+    expected = resp.content_length
+    of = f" of {expected:,}" if expected is not None else ""
+    return APIConnectionError(
+        f"the response body was cut short: the connection closed after {received:,}{of} "
+        "bytes", method="GET", path=path, attempts=attempt,
+        request_id=resp.headers.get("x-request-id"),
+    )
 
 
 async def _read_limited(
     resp: aiohttp.ClientResponse, limit: int, path: str, attempt: int
 ) -> bytes:
+    """The whole body, or an error as soon as it passes ``limit`` bytes: compressed or
+    chunked bodies are read piece by piece, so that a small gzip "bomb" stops at the limit
+    instead of being inflated whole (resp.read() lifts aiohttp's decompression limit)."""
     length = resp.content_length
-    if length is not None and length > limit:
+    if length is not None and length > limit and "Content-Encoding" not in resp.headers:
         raise _too_large(resp, limit, path, attempt, f"its Content-Length is {length:,}")
-    if length is not None and "Content-Encoding" not in resp.headers:
-        # The parser reads exactly Content-Length bytes, already known to fit.
-        return await resp.read()
-    # Compressed or chunked: read piece by piece, so that a small gzip "bomb" is stopped
-    # at the limit instead of being inflated whole (resp.read() lifts aiohttp's
-    # decompression chunk limit).
     chunks = []
     size = 0
     content = resp.content
