@@ -220,6 +220,8 @@ return 0
 _EXPIRY_MARGIN = 0.025
 #: How long one listener read blocks before it reads again (it is cancelled when idle).
 _LISTEN_POLL = 1.0
+#: Connections of the pool built from a URL (one of them is the pub/sub listener's).
+_DEFAULT_MAX_CONNECTIONS = 32
 #: Decode problems are logged once per (key kind, reason); past this many, no more.
 _MAX_REPORTED = 256
 
@@ -288,6 +290,15 @@ def _redact_url(url: str) -> str:
         return "<a Redis URL that does not parse>"
 
 
+def _scrub(message: str, url: str) -> str:
+    """``message`` without the password of ``url`` in it."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    return message.replace(password, "***") if password else message
+
+
 def _check_seconds(value: object, name: str, *, zero_ok: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, got {value!r}")
@@ -342,19 +353,21 @@ class RedisCache:
     """A ``Cache`` (and ``Coordinated``) on Redis, shared by every process that uses the
     same Redis database and ``prefix``.
 
-    ``RedisCache("redis://host:6379/0")`` builds a ``redis.asyncio`` client that it owns
-    (closed by ``close()``), with socket and connect timeouts of ``timeout`` and no retries
-    of its own; ``RedisCache(client)`` uses an existing ``redis.asyncio.Redis`` (which must
-    keep ``decode_responses=False``) and never closes it. Needs the ``redis`` extra:
-    ``pip install 'xai-models-async[redis]'``.
+    ``RedisCache("redis://[:password@]host:6379/0")`` builds a ``redis.asyncio`` client that
+    it owns (closed by ``close()``): a pool of at most ``max_connections`` (default 32)
+    connections, socket and connect timeouts of ``timeout``, and one immediate retry on a
+    fresh connection (a pooled one may have died with a Redis restart).
+    ``RedisCache(client)`` uses an existing ``redis.asyncio.Redis`` instead (it must keep
+    ``decode_responses=False``; ``max_connections`` does not apply) and never closes it.
+    Needs the ``redis`` extra: ``pip install 'xai-models-async[redis]'``.
 
     * ``prefix`` (default ``"xai-models:"``) starts every key: entries are
       ``<prefix><key>``, locks ``<prefix>lock:<key>`` (so keys must not start with
       ``lock:``; the client's never do), wake-ups go to the channel ``<prefix>filled``.
       ``clear()`` deletes entries under the prefix only (SCAN + UNLINK), and leaves locks.
-    * ``timeout`` (0.25 s) bounds every Redis round trip; Redis trouble never raises (see
-      the module docstring): ``get`` misses, writes are skipped, ``lock`` grants, ``wait``
-      returns None at once.
+    * ``timeout`` (0.25 s) bounds every Redis round trip, waiting for a pooled connection
+      included; Redis trouble never raises (see the module docstring): ``get`` misses,
+      writes are skipped, ``lock`` grants, ``wait`` returns None at once.
     * ``lock_timeout`` (10 s) is how long a fill lock lives if its holder never unlocks
       (it died): make it longer than a fetch takes with its retries.
     * ``retry_interval`` (5 s): after a failure Redis is skipped for this long, then one
@@ -410,6 +423,7 @@ class RedisCache:
         timeout: float = 0.25,
         lock_timeout: float = 10.0,
         retry_interval: float = 5.0,
+        max_connections: int | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if not isinstance(prefix, str):
@@ -421,6 +435,13 @@ class RedisCache:
         if self._lock_timeout < 0.001:
             raise ValueError(f"lock_timeout must be at least 0.001 s, got {lock_timeout!r}")
         self._retry_interval = _check_seconds(retry_interval, "retry_interval", zero_ok=True)
+        if max_connections is not None and (
+            isinstance(max_connections, bool) or not isinstance(max_connections, int)
+        ):
+            raise TypeError(f"max_connections must be an int, got {max_connections!r}")
+        if max_connections is not None and max_connections < 2:
+            # One is the pub/sub listener's while anyone waits; the others run commands.
+            raise ValueError(f"max_connections must be >= 2, got {max_connections}")
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a callable returning seconds, got {clock!r}")
         aioredis, errors = _import_redis()
@@ -430,26 +451,36 @@ class RedisCache:
             if not redis.strip():
                 raise ValueError("redis: the Redis URL is empty")
             self._where = _redact_url(redis)
+            size = _DEFAULT_MAX_CONNECTIONS if max_connections is None else max_connections
             try:
                 from redis.asyncio.retry import Retry
                 from redis.backoff import NoBackoff
 
-                client = aioredis.Redis.from_url(
+                # A bounded pool: a burst of concurrent calls queues for a connection
+                # (within the deadline) instead of opening one connection per call.
+                # One immediate retry, on a new connection: after Redis restarts (or drops
+                # idle connections) the first command on each pooled connection fails.
+                # The deadline of ``timeout`` still bounds the whole operation.
+                pool = aioredis.BlockingConnectionPool.from_url(
                     redis,
+                    max_connections=size,
+                    timeout=self._timeout,
                     socket_timeout=self._timeout,
                     socket_connect_timeout=self._timeout,
-                    retry=Retry(NoBackoff(), 0),
+                    retry=Retry(NoBackoff(), 1),
                 )
             except (ValueError, TypeError) as exc:
-                message = str(exc)
-                password = urlsplit(redis).password if "@" in redis else None
-                if password:
-                    message = message.replace(password, "***")
                 raise ValueError(
-                    f"redis: not a usable Redis URL {self._where}: {message}"
+                    f"redis: not a usable Redis URL {self._where}: {_scrub(str(exc), redis)}"
                 ) from None
+            client = aioredis.Redis(connection_pool=pool)
             self._owns_client = True
         else:
+            if max_connections is not None:
+                raise ValueError(
+                    "max_connections applies to the pool RedisCache builds from a URL; "
+                    "size the given client's pool instead"
+                )
             if not isinstance(redis, aioredis.Redis):
                 raise TypeError(
                     "redis must be a Redis URL (str) or a redis.asyncio.Redis client, got "
@@ -654,7 +685,9 @@ class RedisCache:
             self._owns_client = False
             try:
                 async with _deadline(self._timeout):
-                    await self._redis.aclose()
+                    close = getattr(self._redis, "aclose", None) or self._redis.close
+                    await close()
+                    await self._redis.connection_pool.disconnect()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # closing must not fail either
