@@ -391,8 +391,6 @@ def test_clients_it_cannot_use_are_refused() -> None:
         RedisCache(redis.Redis())  # the synchronous client
     with pytest.raises(ValueError, match="decode_responses"):
         RedisCache(aioredis.Redis(decode_responses=True))
-    with pytest.raises(ValueError, match="max_connections"):
-        RedisCache(aioredis.Redis(), max_connections=8)
 
 
 @pytest.mark.parametrize(
@@ -418,6 +416,7 @@ async def test_configuration_is_read_only() -> None:
         assert (cache.prefix, cache.timeout, cache.lock_timeout, cache.retry_interval) == (
             "p:", 0.5, 10.0, 5.0,
         )
+        assert cache.max_connections == 32
         with pytest.raises(AttributeError):
             cache.timeout = 1.0  # type: ignore[misc]
         with pytest.raises(AttributeError):
@@ -1009,3 +1008,14 @@ async def test_the_callers_cancellation_passes_through(blackhole: int) -> None:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+
+
+async def test_a_burst_of_calls_queues_for_few_connections(
+    redis_url: str, redis_prefix: str  # noqa: F811
+) -> None:
+    async with RedisCache(redis_url, prefix=redis_prefix, max_connections=4) as cache:
+        await cache.set(KEY, entry(), 60)
+        results = await asyncio.gather(*(cache.get(KEY) for _ in range(500)))
+        assert all(r is not None and r.value == LANG for r in results)
+        pool = cache._redis.connection_pool
+        assert len(pool._available_connections) + len(pool._in_use_connections) <= 3

@@ -220,8 +220,6 @@ return 0
 _EXPIRY_MARGIN = 0.025
 #: How long one listener read blocks before it reads again (it is cancelled when idle).
 _LISTEN_POLL = 1.0
-#: Connections of the pool built from a URL (one of them is the pub/sub listener's).
-_DEFAULT_MAX_CONNECTIONS = 32
 #: Decode problems are logged once per (key kind, reason); past this many, no more.
 _MAX_REPORTED = 256
 
@@ -354,12 +352,11 @@ class RedisCache:
     same Redis database and ``prefix``.
 
     ``RedisCache("redis://[:password@]host:6379/0")`` builds a ``redis.asyncio`` client that
-    it owns (closed by ``close()``): a pool of at most ``max_connections`` (default 32)
-    connections, socket and connect timeouts of ``timeout``, and one immediate retry on a
-    fresh connection (a pooled one may have died with a Redis restart).
-    ``RedisCache(client)`` uses an existing ``redis.asyncio.Redis`` instead (it must keep
-    ``decode_responses=False``; ``max_connections`` does not apply) and never closes it.
-    Needs the ``redis`` extra: ``pip install 'xai-models-async[redis]'``.
+    it owns (closed by ``close()``), with socket and connect timeouts of ``timeout`` and one
+    immediate retry on a fresh connection (a pooled one may have died with a Redis
+    restart). ``RedisCache(client)`` uses an existing ``redis.asyncio.Redis`` instead (it
+    must keep ``decode_responses=False``) and never closes it. Needs the ``redis`` extra:
+    ``pip install 'xai-models-async[redis]'``.
 
     * ``prefix`` (default ``"xai-models:"``) starts every key: entries are
       ``<prefix><key>``, locks ``<prefix>lock:<key>`` (so keys must not start with
@@ -372,6 +369,9 @@ class RedisCache:
       (it died): make it longer than a fetch takes with its retries.
     * ``retry_interval`` (5 s): after a failure Redis is skipped for this long, then one
       operation probes it. One WARNING per interval at most; INFO when it works again.
+    * ``max_connections`` (32): this cache keeps at most ``max_connections - 1`` round trips
+      in flight, plus one pub/sub connection while anyone waits; a burst of calls queues
+      (within ``timeout``) instead of opening a connection each.
     * ``clock`` (default ``time.monotonic``) times the circuit; injectable for tests.
 
     Safe to share among any number of ``AsyncClient``s of one event loop, and among
@@ -397,8 +397,10 @@ class RedisCache:
         "_listener",
         "_lock_ms",
         "_lock_timeout",
+        "_max_connections",
         "_n_waiting",
         "_open_until",
+        "_orphans",
         "_owns_client",
         "_prefix",
         "_probing",
@@ -407,6 +409,7 @@ class RedisCache:
         "_reported",
         "_response_error",
         "_retry_interval",
+        "_slots",
         "_tasks",
         "_timeout",
         "_unlock_script",
@@ -423,7 +426,7 @@ class RedisCache:
         timeout: float = 0.25,
         lock_timeout: float = 10.0,
         retry_interval: float = 5.0,
-        max_connections: int | None = None,
+        max_connections: int = 32,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if not isinstance(prefix, str):
@@ -435,11 +438,9 @@ class RedisCache:
         if self._lock_timeout < 0.001:
             raise ValueError(f"lock_timeout must be at least 0.001 s, got {lock_timeout!r}")
         self._retry_interval = _check_seconds(retry_interval, "retry_interval", zero_ok=True)
-        if max_connections is not None and (
-            isinstance(max_connections, bool) or not isinstance(max_connections, int)
-        ):
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise TypeError(f"max_connections must be an int, got {max_connections!r}")
-        if max_connections is not None and max_connections < 2:
+        if max_connections < 2:
             # One is the pub/sub listener's while anyone waits; the others run commands.
             raise ValueError(f"max_connections must be >= 2, got {max_connections}")
         if clock is not None and not callable(clock):
@@ -451,36 +452,27 @@ class RedisCache:
             if not redis.strip():
                 raise ValueError("redis: the Redis URL is empty")
             self._where = _redact_url(redis)
-            size = _DEFAULT_MAX_CONNECTIONS if max_connections is None else max_connections
             try:
                 from redis.asyncio.retry import Retry
                 from redis.backoff import NoBackoff
 
-                # A bounded pool: a burst of concurrent calls queues for a connection
-                # (within the deadline) instead of opening one connection per call.
                 # One immediate retry, on a new connection: after Redis restarts (or drops
                 # idle connections) the first command on each pooled connection fails.
                 # The deadline of ``timeout`` still bounds the whole operation.
-                pool = aioredis.BlockingConnectionPool.from_url(
+                client = aioredis.Redis.from_url(
                     redis,
-                    max_connections=size,
-                    timeout=self._timeout,
                     socket_timeout=self._timeout,
                     socket_connect_timeout=self._timeout,
                     retry=Retry(NoBackoff(), 1),
+                    # redis-py 5 retries only the errors listed here.
+                    retry_on_error=[redis_exceptions.ConnectionError],
                 )
             except (ValueError, TypeError) as exc:
                 raise ValueError(
                     f"redis: not a usable Redis URL {self._where}: {_scrub(str(exc), redis)}"
                 ) from None
-            client = aioredis.Redis(connection_pool=pool)
             self._owns_client = True
         else:
-            if max_connections is not None:
-                raise ValueError(
-                    "max_connections applies to the pool RedisCache builds from a URL; "
-                    "size the given client's pool instead"
-                )
             if not isinstance(redis, aioredis.Redis):
                 raise TypeError(
                     "redis must be a Redis URL (str) or a redis.asyncio.Redis client, got "
@@ -504,6 +496,10 @@ class RedisCache:
         self._lock_ms = max(1, math.ceil(self._lock_timeout * 1000))
         self._clock: Callable[[], float] = clock or time.monotonic
         self._unlock_script: Any = client.register_script(_UNLOCK_LUA)  # no I/O until used
+        self._max_connections = max_connections
+        # Round trips at once: a burst of calls queues here (within the deadline) instead
+        # of opening a connection each; the pub/sub listener has a connection of its own.
+        self._slots = asyncio.Semaphore(max_connections - 1)
         self._closed = False
         # The circuit: closed while not _down; when _down, Redis is skipped until
         # _open_until, then one operation at a time probes it (_probing).
@@ -520,6 +516,7 @@ class RedisCache:
         self._listener: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[bool] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._orphans: set[asyncio.Future[Any]] = set()  # abandoned operations (3.10)
 
     # --- configuration (read-only) -----------------------------------------------------
 
@@ -540,13 +537,18 @@ class RedisCache:
         return self._retry_interval
 
     @property
+    def max_connections(self) -> int:
+        return self._max_connections
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
     def __repr__(self) -> str:
         return (
             f"RedisCache({self._where}, prefix={self._prefix!r}, timeout={self._timeout}, "
-            f"lock_timeout={self._lock_timeout}, retry_interval={self._retry_interval})"
+            f"lock_timeout={self._lock_timeout}, retry_interval={self._retry_interval}, "
+            f"max_connections={self._max_connections})"
         )
 
     # --- the Cache protocol --------------------------------------------------------------
@@ -676,7 +678,7 @@ class RedisCache:
                 wake.future.set_result(None)
         self._waits.clear()
         self._listener = None
-        tasks = set(self._tasks)
+        tasks: set[asyncio.Future[Any]] = {*self._tasks, *self._orphans}
         for task in tasks:
             task.cancel()
         if tasks:
@@ -750,8 +752,11 @@ class RedisCache:
         if probe:
             self._probing = True
         try:
-            async with _deadline(self._timeout):
-                result = await op()
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(self._timeout), self._slots:
+                    result = await op()
+            else:  # pragma: no cover - 3.10 only
+                result = await self._bounded_310(op)
         except self._errors as exc:
             if isinstance(exc, self._response_error) and str(exc).startswith("WRONGTYPE"):
                 raise _WrongType from None  # about this key, not about Redis
@@ -763,6 +768,33 @@ class RedisCache:
         if self._down:
             self._recovered()
         return result
+
+    async def _bounded_310(self, op: Callable[[], Awaitable[T]]) -> T:  # pragma: no cover
+        """The deadline on Python 3.10, where a cancellation cannot be told from another:
+        redis-py's own timeout there turns ours into its TimeoutError and retries, so a
+        cancelled operation could run on for another ``timeout``. So the operation runs
+        in a task of its own that is abandoned (cancelled, never awaited) at the deadline;
+        close() cancels and awaits what is left of such tasks."""
+        async def run() -> T:
+            async with self._slots:
+                return await op()
+
+        task = asyncio.ensure_future(run())
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self._timeout)
+        except asyncio.CancelledError:
+            self._abandon(task)
+            raise
+        if not done:
+            self._abandon(task)
+            raise TimeoutError
+        return task.result()
+
+    def _abandon(self, task: asyncio.Future[Any]) -> None:  # pragma: no cover - 3.10
+        task.cancel()
+        self._orphans.add(task)
+        task.add_done_callback(_forget_quietly)
+        task.add_done_callback(self._orphans.discard)
 
     def _failed(self, exc: BaseException) -> None:
         if self._closed:
@@ -862,6 +894,12 @@ class RedisCache:
                 close = getattr(pubsub, "aclose", None) or pubsub.reset
                 async with _deadline(self._timeout):
                     await close()
+
+
+def _forget_quietly(task: asyncio.Future[Any]) -> None:  # pragma: no cover - 3.10
+    """Retrieve an abandoned operation's outcome, so asyncio does not log it."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _glob_escape(text: str) -> str:
