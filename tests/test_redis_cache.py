@@ -1019,3 +1019,31 @@ async def test_a_burst_of_calls_queues_for_few_connections(
         assert all(r is not None and r.value == LANG for r in results)
         pool = cache._redis.connection_pool
         assert len(pool._available_connections) + len(pool._in_use_connections) <= 3
+
+
+async def test_unreadable_values_are_logged_once_per_kind_of_key_and_reason(
+    cache: RedisCache,
+    raw: aioredis.Redis,
+    redis_prefix: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, LOGGER)
+    garbage = b"\xc1 never msgpack"
+    for model in ("grok-3", "grok-4", "grok-2"):  # one kind: language_models:get
+        await raw.set(f"{redis_prefix}3fa9c0d1e2b4a6f8:language_models:get:{model}", garbage)
+    await raw.set(redis_prefix + LIST_KEY, garbage)
+    await raw.set(redis_prefix + "3fa9c0d1e2b4a6f8:models:get:grok-3", garbage)
+    for _ in range(3):
+        for model in ("grok-3", "grok-4", "grok-2"):
+            assert await cache.get(f"3fa9c0d1e2b4a6f8:language_models:get:{model}") is None
+        assert await cache.get(LIST_KEY) is None
+        assert await cache.get("3fa9c0d1e2b4a6f8:models:get:grok-3") is None
+    logged = warnings_of(caplog, "ignoring the value")
+    assert len(logged) == 3, logged
+    assert {m.split(" key under")[0].rsplit(" ", 1)[-1] for m in logged} == {
+        "language_models:get", "language_models:list", "models:get",
+    }
+    future = msgspec.msgpack.encode([_MAGIC, _FORMAT_VERSION + 1, "LanguageModel", 1.0, {}])
+    await raw.set(redis_prefix + KEY, future)  # another reason, same kind
+    assert await cache.get(KEY) is None
+    assert len(warnings_of(caplog, "ignoring the value")) == 4

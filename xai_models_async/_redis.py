@@ -765,7 +765,9 @@ class RedisCache:
         finally:
             if probe:
                 self._probing = False
-        if self._down:
+        if probe:
+            # Only the probe closes the circuit: an operation that started before the
+            # failure and still succeeded says little, and would make the log flap.
             self._recovered()
         return result
 
@@ -873,8 +875,6 @@ class RedisCache:
                     message = await pubsub.get_message(timeout=self._timeout)
                     if message is not None and message.get("type") == "subscribe":
                         ready.set_result(True)
-            if self._down:
-                self._recovered()
             while True:
                 message = await pubsub.get_message(timeout=_LISTEN_POLL)
                 if message is not None and message.get("type") == "message":
