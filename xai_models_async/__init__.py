@@ -33,6 +33,7 @@ from xai_models_async._errors import (
     UnprocessableEntityError,
     XAIError,
 )
+from xai_models_async._redis import RedisCache
 from xai_models_async._resource import Resource
 from xai_models_async._retry import RetryPolicy
 from xai_models_async._version import __version__
@@ -76,6 +77,7 @@ __all__ = [
     "PermissionDeniedError",
     "PricingTier",
     "RateLimitError",
+    "RedisCache",
     "Resource",
     "RetryPolicy",
     "UnprocessableEntityError",

@@ -87,7 +87,10 @@ class CacheLayer:
         ``fetch()`` (shared by identical calls under ``flight``) and then stored for
         ``ttl`` seconds. ``shown`` names the request in log lines."""
         scoped = self._scope + key
-        entry = await self._get(scoped)
+        # From a shared cache, a read is a round trip and a decode: identical calls share
+        # one. From memory it is a dict lookup, cheaper than any sharing.
+        entry = await (self._flights.do(("read", scoped), self._get, scoped)
+                       if self._coordinated else self._get(scoped))
         if entry is not None:
             now = self._now()
             if now < entry.fresh_until:
