@@ -53,16 +53,7 @@ API_KEY = "xai-readme-test-key"
 PYTEST_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 # id -> why it fails. Sections owned by the core engineer; report, don't edit there.
-KNOWN_BROKEN: dict[str, str] = {
-    "asyncclient-1": (
-        "a signature listing, not marked `# not run: signature` "
-        "(not valid Python: the bare `*` of a signature inside a call)"
-    ),
-    "retries-1": (
-        "a signature listing, not marked `# not run: signature` "
-        "(NameError: name 'xm' is not defined)"
-    ),
-}
+KNOWN_BROKEN: dict[str, str] = {}
 
 _NOT_RUN = re.compile(r"#\s*not run:\s*(?P<why>\S.*)")
 _PYTHON_INFO = {"python", "py", "python3"}
