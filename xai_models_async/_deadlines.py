@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-__all__ = ["Attempt", "Deadlines"]
+__all__ = ["Attempt", "Deadlines", "sleep_unless"]
 
 # The loop runs timers this close to their time (asyncio's own _clock_resolution).
 _RESOLUTION = time.get_clock_info("monotonic").resolution
@@ -99,3 +100,21 @@ class Deadlines:
         if later is not None:
             self._wake_at = later
             self._handle = self._loop.call_at(later, self._fire)
+
+
+async def sleep_unless(
+    closing: asyncio.Future[None], sleep: Callable[[float], Awaitable[object]], delay: float
+) -> bool:
+    """``await sleep(delay)`` unless ``closing`` completes first: True when the sleep ran
+    its course, False when ``closing`` cut it short (the sleep is then cancelled)."""
+    sleeper = asyncio.ensure_future(sleep(delay))
+    try:
+        await asyncio.wait((sleeper, closing), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not sleeper.done():
+            sleeper.cancel()
+            await asyncio.wait((sleeper,))
+    if closing.done():
+        return False
+    sleeper.result()
+    return True

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import logging
-import os
 import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from typing import Any, TypeVar
 
@@ -33,7 +30,7 @@ from xai_models_async._batch import Ticket
 from xai_models_async._cache import Cache
 from xai_models_async._cached import CacheLayer
 from xai_models_async._config import check_timeout, check_ttl, with_total, without_total
-from xai_models_async._deadlines import Deadlines
+from xai_models_async._deadlines import Deadlines, sleep_unless
 from xai_models_async._errors import (
     APIConnectionError,
     APIError,
@@ -42,18 +39,14 @@ from xai_models_async._errors import (
     XAIError,
 )
 from xai_models_async._flight import SingleFlight
-from xai_models_async._retry import RetryPolicy, decide
-from xai_models_async._wire import decode, scrub
+from xai_models_async._retry import RetryPolicy, deadline_passed, decide
+from xai_models_async._wire import decode, request_ids, scrub
 
 __all__ = ["Pipeline"]
 
 logger = logging.getLogger("xai_models_async")
 
 T = TypeVar("T")
-
-_NODE_MASK = (1 << 48) - 1
-# TEMPORARY (issue 10's A/B): let aiohttp enforce `total` per request instead.
-_AIOHTTP_TOTAL = os.environ.get("XAI_AB_AIOHTTP_TOTAL") == "1"
 
 
 class Pipeline:
@@ -114,10 +107,7 @@ class Pipeline:
             cache, scope=scope, stale_while_revalidate=stale_while_revalidate,
             stale_if_error=stale_if_error, now=self._now, flights=self._flights)
         self.closed = False
-        # x-client-request-id: a random UUID4 per client with a call counter in its 48 node
-        # bits; unique per call and far cheaper than uuid4() on every request.
-        self._call_id_prefix = str(uuid.uuid4())[:24]  # all but the 12 hex digits of "node"
-        self._call_ids = itertools.count()
+        self._call_ids = request_ids()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -249,12 +239,10 @@ class Pipeline:
         answer decoded. Slots (pool and batch) are held per attempt, never during a
         sleep; each attempt is timed on its own (``timeout.total``)."""
         slots = self._slots
-        deadlines = self._deadlines
         assert slots is not None
-        assert deadlines is not None
         url = _transport.join(self._base_url, path)
         shown = self._base_path + path  # the path as requested, for messages
-        headers = {**self._per_request_headers, "x-client-request-id": self._call_id()}
+        headers = {**self._per_request_headers, "x-client-request-id": next(self._call_ids)}
         # `total` is enforced by `deadlines`, the other fields by aiohttp itself.
         phases = self._phases if timeout is self._timeout else without_total(timeout)
         started = self._clock()
@@ -273,39 +261,13 @@ class Pipeline:
                     slots.release()
                     if limiter is not None:
                         limiter.release()
-                    raise APITimeoutError(
-                        f"the retry deadline of {policy.deadline:g} s has passed"
-                        + (f"; last failure: {last_error}" if last_error else ""),
-                        method="GET", path=shown, attempts=attempt - 1,
-                    ) from last_error
+                    raise deadline_passed(policy.deadline, shown, attempt - 1,
+                                          last_error) from last_error
                 if seconds is None or seconds > remaining:
                     seconds = remaining
             try:
-                task = (asyncio.current_task()
-                        if seconds is not None and not _AIOHTTP_TOTAL else None)
-                if task is None:  # no total, or not in a task: aiohttp keeps the time
-                    try:
-                        response = await _transport.send(
-                            session, url, shown, headers=headers, attempt=attempt,
-                            timeout=phases if seconds is None else with_total(phases, seconds),
-                            limit=self._max_bytes)
-                    except APITimeoutError as error:
-                        if seconds is None:
-                            raise
-                        raise _transport.timed_out(shown, attempt, seconds) from error
-                else:
-                    assert seconds is not None
-                    watch = deadlines.start(task, seconds)
-                    try:
-                        response = await _transport.send(
-                            session, url, shown, headers=headers, timeout=phases,
-                            attempt=attempt, limit=self._max_bytes)
-                    except asyncio.CancelledError:
-                        if not watch.timed_out():
-                            raise
-                        raise _transport.timed_out(shown, attempt, seconds) from None
-                    finally:
-                        deadlines.finish(watch)
+                response = await self._attempt(session, url, shown, headers, attempt,
+                                               phases, seconds)
                 break
             except APIError as error:
                 scrub(error, self._api_key)
@@ -350,23 +312,46 @@ class Pipeline:
                 scrub(error, self._api_key)
                 raise
 
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        url: URL,
+        shown: str,
+        headers: dict[str, str],
+        attempt: int,
+        phases: aiohttp.ClientTimeout,
+        seconds: float | None,
+    ) -> _transport.Response:
+        """One request, timed by the client's one deadline timer (measured faster than
+        aiohttp's own ``total`` per request on fan-out, as fast elsewhere)."""
+        task = asyncio.current_task() if seconds is not None else None
+        if task is None or seconds is None:  # no total, or not in a task: aiohttp times it
+            try:
+                return await _transport.send(
+                    session, url, shown, headers=headers, attempt=attempt,
+                    timeout=phases if seconds is None else with_total(phases, seconds),
+                    limit=self._max_bytes)
+            except APITimeoutError as error:
+                if seconds is None:
+                    raise
+                raise _transport.timed_out(shown, attempt, seconds) from error
+        deadlines = self._deadlines
+        assert deadlines is not None
+        watch = deadlines.start(task, seconds)
+        try:
+            return await _transport.send(session, url, shown, headers=headers,
+                                         timeout=phases, attempt=attempt,
+                                         limit=self._max_bytes)
+        except asyncio.CancelledError:
+            if not watch.timed_out():
+                raise
+            raise _transport.timed_out(shown, attempt, seconds) from None
+        finally:
+            deadlines.finish(watch)
+
     async def pause(self, delay: float) -> bool:
         """Sleep ``delay`` seconds (with the injectable ``sleep``); False at once when the
         client is or gets closed, else True."""
-        closing = self._closing
-        if self.closed or closing is None:
+        if self.closed or self._closing is None:
             return not self.closed
-        sleeper = asyncio.ensure_future(self._sleep(delay))
-        try:
-            await asyncio.wait((sleeper, closing), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not sleeper.done():
-                sleeper.cancel()
-                await asyncio.wait((sleeper,))
-        if self.closed:
-            return False
-        sleeper.result()
-        return True
-
-    def _call_id(self) -> str:
-        return f"{self._call_id_prefix}{next(self._call_ids) & _NODE_MASK:012x}"
+        return await sleep_unless(self._closing, self._sleep, delay)

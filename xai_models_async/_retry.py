@@ -14,6 +14,7 @@ from xai_models_async._errors import (
     APIConnectionError,
     APIError,
     APIStatusError,
+    APITimeoutError,
     is_credit_exhaustion,
 )
 
@@ -166,6 +167,17 @@ def decide(
     if policy.deadline is not None and elapsed + delay >= policy.deadline:
         return Decision(None, f"deadline of {policy.deadline:g} s would pass")
     return Decision(delay, f"{_describe(error)}; delay from {source}")
+
+
+def deadline_passed(
+    deadline: float, path: str, attempts: int, last_error: APIError | None
+) -> APITimeoutError:
+    """The error of a call whose retry deadline passed before its next attempt."""
+    return APITimeoutError(
+        f"the retry deadline of {deadline:g} s has passed"
+        + (f"; last failure: {last_error}" if last_error else ""),
+        method="GET", path=path, attempts=attempts,
+    )
 
 
 def _describe(error: APIError) -> str:

@@ -9,13 +9,15 @@ with tables; the modules that do I/O call it.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
+from uuid import uuid4
 
 import msgspec
 
@@ -34,6 +36,7 @@ __all__ = [
     "mask_secrets",
     "parse_error_body",
     "parse_retry_after",
+    "request_ids",
     "scrub",
     "status_error",
 ]
@@ -346,3 +349,10 @@ def _mask_json(value: Any, key: str) -> Any:
         pairs = {k: _mask_json(v, key) for k, v in value.items()}
         return value if all(pairs[k] is v for k, v in value.items()) else pairs
     return value
+
+
+def request_ids() -> Iterator[str]:
+    """Values for ``x-client-request-id``: a random UUID4 with a call counter in its 48
+    node bits, unique per call and far cheaper than ``uuid4()`` on every request."""
+    prefix = str(uuid4())[:24]  # all but the 12 hex digits of "node"
+    return (f"{prefix}{n & 0xFFFF_FFFF_FFFF:012x}" for n in itertools.count())
