@@ -168,3 +168,50 @@ def test_watch_checks_its_arguments(kwargs: dict[str, Any], error: type[Exceptio
     client = xm.AsyncClient("k")
     with pytest.raises(error):
         client.watch(**kwargs)
+
+
+async def test_the_readme_bot_announces_changes_through_faults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's bot, as printed there: its ``announce_changes`` runs against a catalog
+    that changes between polls while 30% of requests fail, and ends when the client
+    closes."""
+    from pathlib import Path
+
+    from tests.test_readme import python_blocks
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (block,) = [b for b in python_blocks(readme) if "async def announce_changes" in b.code]
+    namespace: dict[str, Any] = {"__name__": "readme_bot"}  # not "__main__": no asyncio.run
+    exec(compile(block.code, f"README.md:{block.line}", "exec"), namespace)
+    async with FakeXAIServer() as server:
+        server.inject_rate(0.3, [Fault.error(503), Fault.reset(), Fault.truncate()], seed=11)
+        polls = 0
+        done = asyncio.Event()
+
+        async def sleep(delay: float) -> None:
+            nonlocal polls
+            if delay != 60:
+                return  # a retry's backoff
+            polls += 1
+            if polls == 5:
+                server.set_catalog(changed_catalog())
+            if polls == 25:
+                done.set()
+                await asyncio.sleep(3600)  # until close() ends the wait
+
+        client = xm.AsyncClient("k", base_url=server.url, sleep=sleep,
+                                retry=xm.RetryPolicy(max_retries=1))
+        bot = asyncio.ensure_future(namespace["announce_changes"](client))
+        await asyncio.wait_for(done.wait(), timeout=30)
+        assert not bot.done(), "the bot's loop died"
+        await client.close()
+        await asyncio.wait_for(bot, timeout=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert "added language model grok-5" in lines
+    assert "removed language model grok-3-mini" in lines
+    assert ("changed language model grok-3: prompt_text_token_price: "
+            "$3 -> $2.5 USD per 1M tokens") in lines
+    assert "  prompt_text_token_price: 3 -> 2.5 USD per 1M tokens" in lines
+    assert len([line for line in lines if not line.startswith("  ")]) == 3
+    assert leftover_tasks() == set()
