@@ -11,7 +11,7 @@
 Every name below is the public API; everything in a ``_module`` is private.
 """
 
-from xai_models_async._cache import Cache, CacheEntry, MemoryCache
+from xai_models_async._cache import Cache, CacheEntry, Coordinated, MemoryCache
 from xai_models_async._catalog import Catalog
 from xai_models_async._changes import CatalogChange, FieldChange
 from xai_models_async._client import AsyncClient
@@ -66,6 +66,7 @@ __all__ = [
     "CatalogChange",
     "ClientClosedError",
     "ConflictError",
+    "Coordinated",
     "EmbeddingModel",
     "FieldChange",
     "ImageGenerationModel",
