@@ -93,28 +93,36 @@ async def test_watch_yields_each_change_once(server: FakeXAIServer) -> None:
     assert leftover_tasks() == set()
 
 
+class Polls:
+    """The injected sleep of a watch under faults: counts the waits between polls (a
+    retry's backoff passes at once), changes the server's catalog after ``change_at``
+    polls, and after ``stop_at`` sets ``done`` and waits until close() ends the wait."""
+
+    def __init__(self, server: FakeXAIServer, *, change_at: int, stop_at: int) -> None:
+        self.server, self.change_at, self.stop_at = server, change_at, stop_at
+        self.count = 0
+        self.done = asyncio.Event()
+
+    async def sleep(self, delay: float) -> None:
+        if delay != INTERVAL:
+            return
+        self.count += 1
+        if self.count == self.change_at:
+            self.server.set_catalog(changed_catalog())
+        if self.count == self.stop_at:
+            self.done.set()
+            await asyncio.sleep(3600)
+
+
 async def test_watch_survives_faults_without_false_changes() -> None:
     """30% of requests fail (errors, resets, cut bodies, HTML): the stream never dies,
     errors reach on_error, and a failed part never reads as models removed."""
     async with FakeXAIServer() as server:
         server.inject_rate(0.3, [Fault.error(503), Fault.error(500), Fault.reset(),
                                  Fault.truncate(), Fault.non_json()], seed=5)
-        polls = 0
-        done = asyncio.Event()
+        polls = Polls(server, change_at=10, stop_at=40)
         errors: list[xm.XAIError] = []
-
-        async def sleep(delay: float) -> None:
-            nonlocal polls
-            if delay != INTERVAL:
-                return  # a retry's backoff
-            polls += 1
-            if polls == 10:
-                server.set_catalog(changed_catalog())
-            if polls == 40:
-                done.set()
-                await asyncio.sleep(3600)  # until close() ends the wait
-
-        client = xm.AsyncClient("k", base_url=server.url, sleep=sleep,
+        client = xm.AsyncClient("k", base_url=server.url, sleep=polls.sleep,
                                 retry=xm.RetryPolicy(max_retries=1))
         changes: list[xm.CatalogChange] = []
 
@@ -123,7 +131,7 @@ async def test_watch_survives_faults_without_false_changes() -> None:
                 changes.append(change)
 
         task = asyncio.ensure_future(consume())
-        await asyncio.wait_for(done.wait(), timeout=30)
+        await asyncio.wait_for(polls.done.wait(), timeout=30)
         await client.close()
         await asyncio.wait_for(task, timeout=2)
     assert summary(changes) == EXPECTED
@@ -193,24 +201,11 @@ async def test_the_readme_bot_announces_changes_through_faults(
     exec(compile(code, f"README.md:{line}", "exec"), namespace)
     async with FakeXAIServer() as server:
         server.inject_rate(0.3, [Fault.error(503), Fault.reset(), Fault.truncate()], seed=11)
-        polls = 0
-        done = asyncio.Event()
-
-        async def sleep(delay: float) -> None:
-            nonlocal polls
-            if delay != 60:
-                return  # a retry's backoff
-            polls += 1
-            if polls == 5:
-                server.set_catalog(changed_catalog())
-            if polls == 25:
-                done.set()
-                await asyncio.sleep(3600)  # until close() ends the wait
-
-        client = xm.AsyncClient("k", base_url=server.url, sleep=sleep,
+        polls = Polls(server, change_at=5, stop_at=25)  # the README polls every 60 s
+        client = xm.AsyncClient("k", base_url=server.url, sleep=polls.sleep,
                                 retry=xm.RetryPolicy(max_retries=1))
         bot = asyncio.ensure_future(namespace["announce_changes"](client))
-        await asyncio.wait_for(done.wait(), timeout=30)
+        await asyncio.wait_for(polls.done.wait(), timeout=30)
         assert not bot.done(), "the bot's loop died"
         await client.close()
         await asyncio.wait_for(bot, timeout=2)
