@@ -176,6 +176,13 @@ async def run_block(block: Block, workdir: Path, *, timeout: float = TIMEOUT) ->
 BLOCKS = python_blocks(README.read_text(encoding="utf-8"))
 
 
+def readme_block(*containing: str) -> Block:
+    """The one README block holding every string of ``containing`` (for tests that run a
+    block in a setting of their own)."""
+    (block,) = [b for b in BLOCKS if all(text in b.code for text in containing)]
+    return block
+
+
 def _params() -> Iterator[object]:
     for block in BLOCKS:
         marks = []

@@ -281,3 +281,43 @@ async def test_a_foreign_value_is_a_miss_and_is_overwritten(
 
 async def no_wait(_: float) -> None:
     pass
+
+
+async def test_the_readme_app_shares_one_catalog_among_its_workers(
+    redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's "Many processes" app as printed there (only the Redis URL and prefix
+    swapped for the test server's): four copies of it, as four workers would build it,
+    answer 20 concurrent requests each with one fetch per list between them."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from tests.test_readme import readme_block
+
+    block = readme_block("RedisCache(", "create_app")
+    code = block.code.replace('"redis://127.0.0.1:6379/0"', repr(redis_url))
+    code = code.replace('prefix="xai-models:"', f"prefix={redis_prefix!r}")
+    assert code != block.code, "the README's Redis URL or prefix changed: update this test"
+    async with FakeXAIServer() as server:
+        monkeypatch.setenv("XAI_API_KEY", "k")
+        monkeypatch.setenv("XAI_BASE_URL", server.url)
+        workers = []
+        for n in range(4):
+            namespace: dict[str, Any] = {"__name__": f"readme_app_{n}"}
+            exec(compile(code, f"README.md:{block.line}", "exec"), namespace)
+            workers.append(TestClient(TestServer(await namespace["create_app"]())))
+        for worker in workers:
+            await worker.start_server()
+        try:
+            async def ask(worker: TestClient[Any, Any]) -> Any:
+                response = await worker.get("/models")
+                assert response.status == 200
+                return await response.json()
+
+            answers = await asyncio.gather(*(ask(w) for w in workers for _ in range(20)))
+        finally:
+            for worker in workers:
+                await worker.close()
+        assert all(a == answers[0] and not a["stale"] for a in answers)
+        assert "grok-3" in answers[0]["models"]
+        assert [server.count(path) for path in LISTS] == [1] * 5
+    assert leftover_tasks() == set()

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import xai_models_async as xm
 from tests.test_integration import leftover_tasks
-from tests.test_readme import python_blocks
+from tests.test_readme import readme_block
 from xai_models_async.testing import FakeXAIServer, Fault, default_catalog
 
 INTERVAL = 60.0
@@ -180,25 +179,15 @@ def test_watch_checks_its_arguments(kwargs: dict[str, Any], error: type[Exceptio
         client.watch(**kwargs)
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def readme_bot() -> tuple[str, int]:
-    """The README's bot block: its code and line."""
-    blocks = python_blocks(README.read_text())
-    (block,) = [b for b in blocks if "async def announce_changes" in b.code]
-    return block.code, block.line
-
-
 async def test_the_readme_bot_announces_changes_through_faults(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The README's bot, as printed there: its ``announce_changes`` runs against a catalog
     that changes between polls while 30% of requests fail, and ends when the client
     closes."""
-    code, line = readme_bot()
+    block = readme_block("async def announce_changes")
     namespace: dict[str, Any] = {"__name__": "readme_bot"}  # not "__main__": no asyncio.run
-    exec(compile(code, f"README.md:{line}", "exec"), namespace)
+    exec(compile(block.code, f"README.md:{block.line}", "exec"), namespace)
     async with FakeXAIServer() as server:
         server.inject_rate(0.3, [Fault.error(503), Fault.reset(), Fault.truncate()], seed=11)
         polls = Polls(server, change_at=5, stop_at=25)  # the README polls every 60 s
