@@ -118,3 +118,30 @@ async def test_the_retry_log_line_says_the_delay_once(
     (line,) = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
     assert line.count(" s") == 1, line  # "retrying in 0.37 s", and no second delay
     assert "HTTP 503" in line
+
+
+def test_a_key_in_an_absurdly_nested_body_is_masked_without_recursing() -> None:
+    """A server may nest an error body thousands of levels deep; masking it must neither
+    recurse into a RecursionError nor leave the key in place."""
+    from xai_models_async._errors import APIStatusError
+    from xai_models_async._wire import scrub
+
+    deep: object = ["the key: secret-key-123"]
+    for _ in range(5000):
+        deep = [deep]
+    untouched: object = ["nothing to hide"]
+    for _ in range(5000):
+        untouched = [untouched]
+    for body, holds_key in ((deep, True), (untouched, False)):
+        error = APIStatusError("m", status_code=400, body=body, method="GET", path="/v1/x")
+        scrub(error, "secret-key-123")
+        assert (error.body is body) is not holds_key
+        stack, strings = [error.body], []
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            else:
+                strings.append(item)
+        assert strings == (["*** (nested too deep to mask)"] if holds_key
+                           else ["nothing to hide"])

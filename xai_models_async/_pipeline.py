@@ -40,7 +40,7 @@ from xai_models_async._errors import (
 )
 from xai_models_async._flight import SingleFlight
 from xai_models_async._retry import RetryPolicy, deadline_passed, decide
-from xai_models_async._wire import decode, request_ids, scrub
+from xai_models_async._wire import decode, scrub
 
 __all__ = ["Pipeline"]
 
@@ -107,7 +107,7 @@ class Pipeline:
             cache, scope=scope, stale_while_revalidate=stale_while_revalidate,
             stale_if_error=stale_if_error, now=self._now, flights=self._flights)
         self.closed = False
-        self._call_ids = request_ids()
+        self._call_ids = _transport.request_ids()
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -9,15 +9,13 @@ with tables; the modules that do I/O call it.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
-from uuid import uuid4
 
 import msgspec
 
@@ -36,7 +34,6 @@ __all__ = [
     "mask_secrets",
     "parse_error_body",
     "parse_retry_after",
-    "request_ids",
     "scrub",
     "status_error",
 ]
@@ -291,8 +288,7 @@ def _parse_seconds(raw: str) -> float | None:
 # -- secrets --------------------------------------------------------------------------------
 
 _SECRET = re.compile(r"xai-[A-Za-z0-9_\-]{6,}")
-# Keys shorter than this are ordinary words as often as secrets ("test", "k"): they are
-# masked only where they stand alone, never inside a longer word or id.
+# Shorter keys are words as often as secrets ("test", "k"): masked only as whole tokens.
 _SHORT_KEY = 8
 # What a key or an id may be made of: a short key is a whole token only when neither
 # neighbour is one of these ("test" in "test-grok-model" is not the key). A dot joins
@@ -337,22 +333,28 @@ def scrub(error: APIError, key: str) -> None:
             error.body = cleaned  # type: ignore[attr-defined]
 
 
-def _mask_json(value: Any, key: str) -> Any:
-    """``value`` with every string in it masked; the same object when nothing changed."""
+def _mask_json(value: Any, key: str, depth: int = 0) -> Any:
+    """``value`` with every string in it masked; the same object when nothing needs it.
+    Past 64 levels (servers nest absurdly) a part holding the key becomes a placeholder."""
     if isinstance(value, str):
-        masked = mask_key(value, key)
-        return value if masked == value else masked
-    if isinstance(value, list):
-        items = [_mask_json(v, key) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        return mask_key(value, key)
+    if not isinstance(value, (list, dict)) or not _holds(value, key):
+        return value
+    if depth >= 64:
+        return "*** (nested too deep to mask)"
     if isinstance(value, dict):
-        pairs = {k: _mask_json(v, key) for k, v in value.items()}
-        return value if all(pairs[k] is v for k, v in value.items()) else pairs
-    return value
+        return {k: _mask_json(v, key, depth + 1) for k, v in value.items()}
+    return [_mask_json(v, key, depth + 1) for v in value]
 
 
-def request_ids() -> Iterator[str]:
-    """Values for ``x-client-request-id``: a random UUID4 with a call counter in its 48
-    node bits, unique per call and far cheaper than ``uuid4()`` on every request."""
-    prefix = str(uuid4())[:24]  # all but the 12 hex digits of "node"
-    return (f"{prefix}{n & 0xFFFF_FFFF_FFFF:012x}" for n in itertools.count())
+def _holds(value: Any, key: str) -> bool:
+    """Whether a string anywhere in ``value`` would be masked (no recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and mask_key(item, key) != item:
+            return True
+        if isinstance(item, (list, dict)):
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return False
+
