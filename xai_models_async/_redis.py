@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from xai_models_async._cache import CacheEntry
+from xai_models_async._config import check_seconds
 from xai_models_async._redis_codec import EntryReader, encode_entry, ttl_ms
 from xai_models_async._redis_connect import connect, disconnect
 from xai_models_async._redis_guard import Guard, Skip, WrongType
@@ -59,16 +60,6 @@ return 0
 #: ``wait`` waits this much past the lock's remaining lifetime, so that the lock has
 #: surely expired (Redis expires keys to the millisecond) when it gives up.
 _EXPIRY_MARGIN = 0.025
-
-
-def _check_seconds(value: object, name: str, *, zero_ok: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    seconds = float(value)
-    if math.isnan(seconds) or math.isinf(seconds) or seconds < 0 or (seconds == 0 and not zero_ok):
-        bound = ">= 0" if zero_ok else "> 0"
-        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
-    return seconds
 
 
 class RedisCache:
@@ -144,11 +135,11 @@ class RedisCache:
             raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
         if not prefix:
             raise ValueError("prefix must not be empty: clear() deletes every key under it")
-        self._timeout = _check_seconds(timeout, "timeout")
-        self._lock_timeout = _check_seconds(lock_timeout, "lock_timeout")
+        self._timeout = check_seconds(timeout, "timeout", positive=True)
+        self._lock_timeout = check_seconds(lock_timeout, "lock_timeout", positive=True)
         if self._lock_timeout < 0.001:
             raise ValueError(f"lock_timeout must be at least 0.001 s, got {lock_timeout!r}")
-        self._retry_interval = _check_seconds(retry_interval, "retry_interval", zero_ok=True)
+        self._retry_interval = check_seconds(retry_interval, "retry_interval")
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise TypeError(f"max_connections must be an int, got {max_connections!r}")
         if max_connections < 2:
