@@ -39,11 +39,11 @@ from tests.redis_server import (  # noqa: F401 - fixtures
 )
 from xai_models_async import types as model_types
 from xai_models_async._cache import CacheEntry, Coordinated
-from xai_models_async._redis import (
+from xai_models_async._redis import RedisCache
+from xai_models_async._redis_codec import (
     _CLASSES,
     _FORMAT_VERSION,
     _MAGIC,
-    RedisCache,
     _decoder_for,
     _struct_classes,
     decode_entry,
@@ -685,7 +685,7 @@ async def test_wait_wakes_within_milliseconds_of_the_fill(
     results = await asyncio.gather(*waiters)
     assert all(r is not None and r.value == LANG for r in results)
     assert max(woken) - unlocked < 0.05, max(woken) - unlocked
-    assert other._listener is None  # nobody waits: the listener stops
+    assert other._wake.listener is None  # nobody waits: the listener stops
 
 
 async def test_a_failed_fill_also_wakes_the_waiters(cache: RedisCache, other: RedisCache) -> None:
@@ -765,10 +765,10 @@ async def test_a_cancelled_wait_leaves_nothing_behind(cache: RedisCache, other: 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert other._waits == {}
-    assert other._n_waiting == 0
+    assert other._wake.waits == {}
+    assert other._wake.n_waiting == 0
     await asyncio.sleep(0.02)
-    assert not other._tasks
+    assert not other._wake.tasks
     await cache.unlock(KEY, token)
 
 
@@ -783,7 +783,7 @@ async def test_close_wakes_waiters_and_leaves_no_task(
     assert await holder.lock(KEY) is not None
     tasks = [asyncio.create_task(waiting.wait(KEY)) for _ in range(5)]
     await asyncio.sleep(0.05)
-    assert waiting._tasks
+    assert waiting._wake.tasks
     loop = asyncio.get_running_loop()
     start = loop.time()
     await waiting.close()
@@ -919,7 +919,7 @@ async def test_a_wait_in_progress_returns_when_redis_dies(
         assert await asyncio.wait_for(task, 2) is None
         assert loop.time() - start < 0.5
         await asyncio.sleep(0.01)
-        assert not waiting._tasks
+        assert not waiting._wake.tasks
 
 
 async def test_write_errors_from_redis_are_no_ops(

@@ -126,9 +126,7 @@ def check_timeout(timeout: object, name: str) -> aiohttp.ClientTimeout:
         raise TypeError(
             f"{name} must be seconds (a number) or an aiohttp.ClientTimeout, got {timeout!r}"
         )
-    if math.isnan(timeout) or math.isinf(timeout) or timeout <= 0:
-        raise ValueError(f"{name} must be a finite number of seconds > 0, got {timeout}")
-    return aiohttp.ClientTimeout(total=float(timeout))
+    return aiohttp.ClientTimeout(total=check_seconds(timeout, name, positive=True))
 
 
 def build_headers(api_key: str, extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -168,12 +166,15 @@ def check_ttl(ttl: object, name: str = "cache_ttl") -> float | None:
     return check_seconds(ttl, name)
 
 
-def check_seconds(value: object, name: str) -> float:
-    """A finite number of seconds >= 0 (``bool`` is not a number here)."""
+def check_seconds(value: object, name: str, *, positive: bool = False) -> float:
+    """A finite number of seconds >= 0, or > 0 if ``positive`` (``bool`` is not a number
+    here). The package's one check of a duration: the client's, RetryPolicy's and
+    RedisCache's settings all go through it, so they accept and say the same."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    if math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value}")
+    if math.isnan(value) or math.isinf(value) or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
     return float(value)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from xai_models_async._config import check_seconds
 from xai_models_async._errors import (
     APIConnectionError,
     APIError,
@@ -66,7 +67,7 @@ class RetryPolicy:
         if self.max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {self.max_retries}")
         for name in ("initial_delay", "max_delay", "max_retry_after"):
-            _check_seconds(name, getattr(self, name))
+            check_seconds(getattr(self, name), name)
         if self.max_delay < self.initial_delay:
             raise ValueError(
                 f"max_delay ({self.max_delay}) must be >= initial_delay ({self.initial_delay})"
@@ -75,7 +76,7 @@ class RetryPolicy:
         if not 0.0 <= self.jitter <= 1.0:
             raise ValueError(f"jitter must be between 0 and 1, got {self.jitter}")
         if self.deadline is not None:
-            _check_seconds("deadline", self.deadline)
+            check_seconds(self.deadline, "deadline")
             if self.deadline == 0:
                 raise ValueError("deadline must be > 0 (or None for no deadline)")
         statuses = self.retry_statuses
@@ -101,13 +102,6 @@ def _check_number(name: str, value: object) -> None:
         raise TypeError(f"{name} must be a number of seconds, got {value!r}")
     if math.isnan(value):
         raise ValueError(f"{name} must not be NaN")
-
-
-def _check_seconds(name: str, value: object) -> None:
-    _check_number(name, value)
-    assert isinstance(value, (int, float))
-    if value < 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
 
 
 def backoff(policy: RetryPolicy, retry_number: int, rand: float) -> float:
