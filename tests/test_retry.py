@@ -183,6 +183,7 @@ def test_retry_statuses_accepts_any_iterable() -> None:
         ({"initial_delay": -0.1}, ValueError),
         ({"initial_delay": math.nan}, ValueError),
         ({"max_delay": math.inf}, ValueError),
+        ({"initial_delay": 10**400}, ValueError),  # too large for a float: not OverflowError
         ({"initial_delay": 2.0, "max_delay": 1.0}, ValueError),
         ({"jitter": 1.5}, ValueError),
         ({"jitter": "a"}, TypeError),

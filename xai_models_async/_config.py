@@ -172,10 +172,17 @@ def check_seconds(value: object, name: str, *, positive: bool = False) -> float:
     RedisCache's settings all go through it, so they accept and say the same."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    if math.isnan(value) or math.isinf(value) or value < 0 or (positive and value == 0):
+    try:
+        seconds = float(value)  # an int too large for a float raises OverflowError
+    except OverflowError:
+        seconds = math.inf
+    if math.isnan(seconds) or math.isinf(seconds) or seconds < 0 or (
+            positive and seconds == 0):
         bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {value!r}")
-    return float(value)
+        shown = (repr(value) if isinstance(value, float) or seconds != math.inf
+                 else "an int too large for a float")
+        raise ValueError(f"{name} must be a finite number of seconds {bound}, got {shown}")
+    return seconds
 
 
 def check_count(value: object, name: str, minimum: int = 1) -> int:
