@@ -37,6 +37,7 @@ from tests.redis_server import (  # noqa: F401 - fixtures
     redis_server,
     redis_url,
 )
+from tests.test_cache import Clock
 from xai_models_async import types as model_types
 from xai_models_async._cache import CacheEntry, Coordinated
 from xai_models_async._redis import RedisCache
@@ -53,19 +54,6 @@ from xai_models_async._redis_codec import (
 LOGGER = "xai_models_async"
 KEY = "3fa9c0d1e2b4a6f8:language_models:get:grok-3"
 LIST_KEY = "3fa9c0d1e2b4a6f8:language_models:list"
-
-
-class Clock:
-    """A monotonic clock that moves only when told to (times the circuit)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # --- samples of every cacheable type -----------------------------------------------------
