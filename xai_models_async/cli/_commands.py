@@ -82,7 +82,8 @@ def attempt_limit(args: argparse.Namespace) -> float:
 async def run_command(args: argparse.Namespace, client: AsyncClient, progress: Progress) -> None:
     command: str = args.command
     as_json: bool = args.json
-    waiting = f"waiting for {client.base_url} (up to {attempt_limit(args):g} s an attempt)"
+    host = client.base_url.rstrip("/")
+    waiting = f"waiting for {host} (up to {attempt_limit(args):g} s an attempt)"
     if command == "list":
         async with progress.waiting(waiting):
             models = await resource(client, args.kind).list()
