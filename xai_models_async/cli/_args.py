@@ -94,7 +94,9 @@ def _global_options(*, suppress: bool, only: Collection[str] = _ALL,
     to SUPPRESS (no attribute at all), and ``--json get grok-3`` keeps its ``--json``.
     """
     parser = argparse.ArgumentParser(add_help=False)
-    group = parser.add_argument_group("options also accepted before the subcommand")
+    group = parser.add_argument_group(
+        "options also accepted before the subcommand" if suppress
+        else "global options (before or after the subcommand; serve and diff take fewer)")
     for dest in only:
         flag, default, extra = _GLOBALS[dest]
         extra = dict(extra)

@@ -138,9 +138,9 @@ async def run_watch(args: argparse.Namespace, client: AsyncClient, progress: Pro
         text = " ".join(str(error).split())
         progress.note(f"a poll failed, trying again in {interval:g} s: {text}", always=True)
 
-    names = ", ".join(CATALOG_KEYS[k] for k in kinds)
-    async with progress.waiting(f"watching {names} models every {interval:g} s "
-                                "(Ctrl-C stops)", delay=0):
+    lists = "1 model list" if len(kinds) == 1 else f"{len(kinds)} model lists"
+    async with progress.waiting(f"watching {lists} every {interval:g} s, Ctrl-C stops",
+                                delay=0):
         async for change in client.watch(interval, kinds=kinds, since=since,
                                          on_error=on_error):
             if args.json:
