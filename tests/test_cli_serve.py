@@ -1,8 +1,10 @@
-"""`xai-models serve` (the fake server as a command) and which options each subcommand
-accepts, run as a real subprocess or in-process through ``main``."""
+"""`xai-models serve` (the fake server as a command), which options each subcommand
+accepts (as a real subprocess or in-process through ``main``), and what the CLI may
+import."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import re
@@ -124,3 +126,34 @@ async def test_serve_bad_catalog_file_is_one_line(tmp_path: Path) -> None:
     assert "missing.json" in error_line(result)
 
 
+
+
+# -- imports --------------------------------------------------------------------------------
+
+CLI_DIR = Path(__file__).resolve().parents[1] / "xai_models_async" / "cli"
+PUBLIC = {"xai_models_async", "xai_models_async.types", "xai_models_async.testing"}
+
+
+def test_the_cli_uses_only_the_public_api_and_the_standard_library() -> None:
+    """What a user's own script could import: the package's public modules, msgspec (a
+    runtime dependency) and the standard library; never a ``_private`` module."""
+    modules = sorted(CLI_DIR.glob("*.py"))
+    assert len(modules) > 3
+    wrong = []
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path.name}: relative import"
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                ok = (name in PUBLIC or name.startswith("xai_models_async.cli")
+                      or name == "msgspec"
+                      or (top != "xai_models_async" and top in sys.stdlib_module_names))
+                if not ok:
+                    wrong.append(f"{path.name}: {name}")
+    assert wrong == []
