@@ -1,70 +1,39 @@
-"""The ``xai-models`` command, run as a real subprocess (``python -m xai_models_async``).
-
-The fake server runs in the test's own event loop, so the child is started with
-``asyncio.create_subprocess_exec`` and awaited: a blocking ``subprocess.run`` would stop
-the loop, and with it the server the child is talking to.
-"""
+"""The ``xai-models`` command, run as a real subprocess (``python -m xai_models_async``):
+tables, get/resolve, JSON, errors, demo, serve. Progress on a terminal is in
+test_cli_progress.py, diff and watch in test_cli_feed.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
+from tests._cli import (
+    SECRET,
+    clean_env,
+    default_sigint,
+    env_for,
+    error_line,
+    run_cli,
+)
 from xai_models_async.cli import main, shift, usd, utc_date
 from xai_models_async.testing import FakeXAIServer, Fault, default_catalog
 
-SECRET = "xai-SeCrEt-cli-key-0123456789"
 CATALOG = default_catalog()
 KIND_KEYS = {
     "language": "language_models",
     "image": "image_generation_models",
     "video": "video_generation_models",
+    "embedding": "embedding_models",
     "models": "models",
 }
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without any XAI_* setting (a developer's real key must not
-    leak into a test) and without COLUMNS, so table widths are deterministic."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("XAI_") and k != "COLUMNS"}
-    env["PYTHONIOENCODING"] = "utf-8"
-    env.update(extra)
-    return env
-
-
-async def run_cli(*args: str, env: Mapping[str, str] | None = None,
-                  timeout: float = 20) -> Result:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "xai_models_async", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=dict(env) if env is not None else clean_env(),
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return Result(proc.returncode, out.decode(), err.decode())
 
 
 @pytest_asyncio.fixture
@@ -73,22 +42,10 @@ async def server() -> AsyncIterator[FakeXAIServer]:
         yield srv
 
 
-def env_for(server: FakeXAIServer, **extra: str) -> dict[str, str]:
-    return clean_env(XAI_BASE_URL=server.url, XAI_API_KEY=SECRET, **extra)
-
-
 def meaningful(obj: Mapping[str, Any]) -> dict[str, Any]:
     """The fields that carry a value: decoded objects also list absent optional fields as
     null / [] (and the default ``object``), which the catalog's raw JSON leaves out."""
     return {k: v for k, v in obj.items() if v not in (None, [], {})}
-
-
-def error_line(result: Result) -> str:
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("xai-models: error: ")
-    assert "Traceback" not in result.err
-    return lines[0]
 
 
 # -- tables ---------------------------------------------------------------------------------
@@ -133,9 +90,40 @@ async def test_image_and_video_columns(server: FakeXAIServer) -> None:
         run_cli("list", "video", env=env_for(server)),
     )
     assert "MAX PROMPT" in image.out
-    assert "IMAGE PRICE (raw)" in image.out
     assert "1024" in image.out
     assert "text,image→video" in video.out
+
+
+async def test_image_table_prices_each_image_in_usd() -> None:
+    # image_price is in USD ticks (10**-10 USD): 200000000 is xAI's $0.02 per image.
+    catalog = default_catalog()
+    catalog["image_generation_models"][0]["image_price"] = 200000000
+    async with FakeXAIServer(catalog) as srv:
+        table, detail = await asyncio.gather(
+            run_cli("list", "image", env=env_for(srv)),
+            run_cli("get", "grok-imagine-image", "--kind", "image", env=env_for(srv)),
+        )
+    assert table.code == 0, table.err
+    header, row = table.out.splitlines()
+    assert "$/IMAGE" in header
+    assert "(raw)" not in header
+    assert row.split()[header.split().index("$/IMAGE") - 1] == "$0.02"  # "MAX PROMPT": 2 words
+    assert re.search(r"^image_price\s+\$0\.02 per image \(raw 200000000\)$", detail.out, re.M)
+
+
+async def test_embedding_models_are_a_kind(server: FakeXAIServer) -> None:
+    table, detail = await asyncio.gather(
+        run_cli("list", "embedding", env=env_for(server)),
+        run_cli("get", "v1", "--kind", "embedding", env=env_for(server)),
+    )
+    assert table.code == 0, table.err
+    header, row = table.out.splitlines()
+    assert header.split()[:2] == ["ID", "ALIASES"]
+    assert "PROMPT $/1M" in header
+    assert row.split()[0] == "v1"
+    assert "$0.01" in row  # 100 cents per 100M tokens
+    assert server.count("/v1/embedding-models/v1") == 1
+    assert re.search(r"^id\s+v1$", detail.out, re.M)
 
 
 async def test_table_fits_the_terminal_width(server: FakeXAIServer) -> None:
@@ -151,12 +139,25 @@ async def test_table_fits_the_terminal_width(server: FakeXAIServer) -> None:
 # -- get / resolve --------------------------------------------------------------------------
 
 
-async def test_get_without_kind_asks_v1_models(server: FakeXAIServer) -> None:
+async def test_get_defaults_to_language_models_like_list_and_resolve(
+        server: FakeXAIServer) -> None:
     result = await run_cli("get", "grok-3", env=env_for(server))
     assert result.code == 0, result.err
-    assert server.count("/v1/models/grok-3") == 1
+    assert server.count("/v1/language-models/grok-3") == 1
+    assert server.count("/v1/models/grok-3") == 0
     assert re.search(r"^id\s+grok-3$", result.out, re.M)
     assert re.search(r"^created\s+2025-04-04 \(1743724800\)$", result.out, re.M)
+    assert re.search(r"^prompt_text_token_price\s+\$3\.00 per 1M tokens", result.out, re.M)
+    models = await run_cli("get", "grok-3", "--kind", "models", env=env_for(server))
+    assert models.code == 0, models.err
+    assert server.count("/v1/models/grok-3") == 1
+
+
+def test_get_help_names_its_default_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["get", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default: language, as for list, get and resolve" in text
+    assert "use resolve" in text
 
 
 async def test_get_with_kind_asks_that_family(server: FakeXAIServer) -> None:
@@ -241,14 +242,13 @@ async def test_catalog_table_and_json(server: FakeXAIServer) -> None:
     )
     assert table.code == 0, table.err
     for title in ("Language models (4)", "Image generation models (1)",
-                  "Video generation models (1)", "All models (/v1/models) (6)"):
+                  "Video generation models (1)", "Embedding models (1)",
+                  "All models (/v1/models) (6)"):
         assert title in table.out
     assert as_json.code == 0, as_json.err
     decoded = json.loads(as_json.out)
-    # The CLI has no embedding kind yet: issue 11's request-core half adds it.
-    served = {key: models for key, models in CATALOG.items() if key != "embedding_models"}
-    assert set(decoded) == set(served)
-    for key, models in served.items():
+    assert set(decoded) == set(CATALOG)
+    for key, models in CATALOG.items():
         assert [meaningful(m) for m in decoded[key]] == [meaningful(m) for m in models]
 
 
@@ -264,20 +264,43 @@ async def test_missing_key_says_how_to_set_it() -> None:
     assert result.out == ""
 
 
-async def test_unknown_model_is_one_line(server: FakeXAIServer) -> None:
-    result = await run_cli("get", "grok-nope", env=env_for(server))
+async def test_unknown_model_is_one_line_and_hints_at_resolve(server: FakeXAIServer) -> None:
+    result = await run_cli("get", "grok-3-mini-latst", env=env_for(server))
     assert result.code == 1
     line = error_line(result)
-    assert "grok-nope" in line
+    assert "grok-3-mini-latst" in line
     assert "404" in line
+    hints = result.err.strip().splitlines()[1:]
+    assert hints[0] == ("xai-models: hint: `xai-models resolve grok-3-mini-latst` finds a "
+                        "model by id or alias")
+    assert hints[1].startswith("xai-models: hint: closest language names: grok-3-mini-latest")
     assert result.out == ""
+
+
+async def test_get_of_an_alias_names_its_model(server: FakeXAIServer) -> None:
+    result = await run_cli("get", "grok-4-latest", env=env_for(server))
+    assert result.code == 1
+    error_line(result)
+    assert result.err.strip().splitlines()[1] == (
+        "xai-models: hint: grok-4-latest is an alias of grok-4-0709: "
+        "`xai-models resolve grok-4-latest` or `xai-models get grok-4-0709`")
+
+
+async def test_get_hint_of_another_kind_says_the_kind(server: FakeXAIServer) -> None:
+    result = await run_cli("get", "grok-imagine-vid", "--kind", "video", env=env_for(server))
+    assert result.code == 1
+    assert "(with --kind video)" in result.err
+    assert "closest video names: grok-imagine-video" in result.err
 
 
 async def test_debug_shows_the_traceback(server: FakeXAIServer) -> None:
     result = await run_cli("--debug", "get", "grok-nope", env=env_for(server))
     assert result.code == 1
     assert "Traceback" in result.err
-    assert result.err.rstrip().splitlines()[-1].startswith("xai-models: error: ")
+    lines = result.err.rstrip().splitlines()
+    last_error = max(i for i, line in enumerate(lines) if line.startswith("xai-models: error: "))
+    assert lines[last_error + 1:]  # the hints follow the error line
+    assert all(line.startswith("xai-models: hint: ") for line in lines[last_error + 1:])
 
 
 async def test_connection_failure_is_one_line() -> None:
@@ -300,13 +323,8 @@ async def test_retries_and_timeout_options_reach_the_client(server: FakeXAIServe
     timed_out = await run_cli("list", "video", "--timeout", "0.2", "--retries", "0",
                               env=env_for(server))
     assert timed_out.code == 1
-    error_line(timed_out)
-
-
-def _default_sigint() -> None:
-    # A shell's background job starts with SIGINT ignored, and the child would inherit
-    # that; Ctrl-C behaviour needs the default disposition.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # The limit and the option that sets it, not only "timed out".
+    assert "each attempt may take 0.2 s (--timeout SECONDS)" in error_line(timed_out)
 
 
 async def test_ctrl_c_exits_130(server: FakeXAIServer) -> None:
@@ -314,7 +332,7 @@ async def test_ctrl_c_exits_130(server: FakeXAIServer) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "xai_models_async", "list",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env_for(server),
-        preexec_fn=_default_sigint,
+        preexec_fn=default_sigint,
     )
     try:
         for _ in range(200):  # until the request is in flight
@@ -344,6 +362,9 @@ async def test_ctrl_c_exits_130(server: FakeXAIServer) -> None:
     ["--demo", "--base-url", "http://127.0.0.1:1", "list"],
     ["get", ""],
     ["resolve", "  "],
+    ["catalog", "--details", "extra"],
+    ["watch", "--interval", "0"],
+    ["watch", "--kind", "models"],
 ])
 async def test_bad_usage_exits_2(argv: list[str]) -> None:
     result = await run_cli(*argv, env=clean_env(XAI_API_KEY=SECRET))
@@ -352,6 +373,40 @@ async def test_bad_usage_exits_2(argv: list[str]) -> None:
     assert "error:" in result.err
     assert "Traceback" not in result.err
     assert result.out == ""
+
+
+async def test_catalog_details_fetches_each_typed_model(server: FakeXAIServer) -> None:
+    result = await run_cli("catalog", "--details", "--json", env=env_for(server))
+    assert result.code == 0, result.err
+    assert result.err == ""
+    decoded = json.loads(result.out)
+    for key, models in CATALOG.items():
+        assert [m["id"] for m in decoded[key]] == [m["id"] for m in models]
+        for model in models:
+            # One get per typed model; /v1/models entries only from their list.
+            expected = 0 if key == "models" else 1
+            path = {"models": "/v1/models", "language_models": "/v1/language-models",
+                    "image_generation_models": "/v1/image-generation-models",
+                    "video_generation_models": "/v1/video-generation-models",
+                    "embedding_models": "/v1/embedding-models"}[key]
+            assert server.count(f"{path}/{model['id']}") == expected, model["id"]
+    plain = await run_cli("catalog", env=env_for(server))
+    assert plain.code == 0, plain.err
+    assert server.count("/v1/language-models/grok-3") == 1  # no details without --details
+
+
+async def test_catalog_details_fails_on_a_failed_get(server: FakeXAIServer) -> None:
+    server.inject(Fault.error(500), path="/v1/language-models/grok-3", times=1)
+    result = await run_cli("catalog", "--details", "--retries", "0", env=env_for(server))
+    assert result.code == 1
+    assert "/v1/language-models/grok-3" in error_line(result)
+    assert result.out == ""
+
+
+def test_catalog_help_says_details_skips_v1_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["catalog", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "/v1/models entries are not fetched again" in text
 
 
 async def test_the_key_is_never_printed() -> None:
@@ -384,92 +439,13 @@ async def test_demo_needs_no_environment_at_all() -> None:
     for models in CATALOG.values():
         for model in models:
             assert model["id"] in result.out
-    assert "demo" in result.err
-    assert len(result.err.strip().splitlines()) == 1
+    assert result.err == ""  # piped: the demo notice is for terminals only
 
 
 async def test_demo_option_after_the_subcommand() -> None:
     result = await run_cli("resolve", "grok-4", "--demo", "--json", env=clean_env())
     assert result.code == 0, result.err
     assert json.loads(result.out)["id"] == "grok-4-0709"
-
-
-# -- serve ----------------------------------------------------------------------------------
-
-
-async def _start_serve(*args: str) -> tuple[asyncio.subprocess.Process, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "xai_models_async", "serve", "--port", "0", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=clean_env(),
-        preexec_fn=_default_sigint,
-    )
-    assert proc.stdout is not None
-    try:
-        first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-    except BaseException:
-        proc.kill()
-        await proc.wait()
-        raise
-    match = re.search(r"http://127\.0\.0\.1:\d+", first)
-    assert match, first
-    return proc, match.group(0)
-
-
-async def _stop(proc: asyncio.subprocess.Process,
-                sig: int = signal.SIGTERM) -> tuple[int, str, str]:
-    if proc.returncode is None:
-        proc.send_signal(sig)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), 10)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-async def test_serve_starts_answers_and_stops() -> None:
-    proc, url = await _start_serve()
-    try:
-        result = await run_cli("list", env=clean_env(XAI_BASE_URL=url, XAI_API_KEY="anything"))
-        assert result.code == 0, result.err
-        assert "grok-3-mini" in result.out
-    finally:
-        code, out, err = await _stop(proc)
-    assert code == 0, err  # SIGTERM is a normal stop
-    assert f"export XAI_BASE_URL={url} XAI_API_KEY=anything" in out
-
-
-async def test_serve_catalog_file_and_key(tmp_path: Path) -> None:
-    # `catalog --json` prints exactly the shape `serve --catalog` reads.
-    dumped = await run_cli("--demo", "--json", "catalog", env=clean_env())
-    assert dumped.code == 0, dumped.err
-    data = json.loads(dumped.out)
-    data["language_models"] = [m for m in data["language_models"] if m["id"] == "grok-3"]
-    path = tmp_path / "catalog.json"
-    path.write_text(json.dumps(data))
-    proc, url = await _start_serve("--catalog", str(path), "--api-key", SECRET)
-    try:
-        good, bad = await asyncio.gather(
-            run_cli("list", env=clean_env(XAI_BASE_URL=url, XAI_API_KEY=SECRET)),
-            run_cli("list", env=clean_env(XAI_BASE_URL=url, XAI_API_KEY="xai-wrong-key-99")),
-        )
-    finally:
-        code, out, err = await _stop(proc, signal.SIGINT)
-    assert code == 0, err  # Ctrl-C is how a server is stopped, not a failure
-    assert "Traceback" not in err
-    assert good.code == 0, good.err
-    assert [line.split()[0] for line in good.out.splitlines()[1:]] == ["grok-3"]
-    assert bad.code == 1
-    assert "API key" in error_line(bad)
-    assert SECRET not in out + err
-
-
-async def test_serve_bad_catalog_file_is_one_line(tmp_path: Path) -> None:
-    result = await run_cli("serve", "--port", "0", "--catalog", str(tmp_path / "missing.json"))
-    assert result.code == 1
-    assert "missing.json" in error_line(result)
 
 
 # -- in-process -----------------------------------------------------------------------------
