@@ -12,6 +12,8 @@ import msgspec
 
 __all__ = [
     "BareCapabilities",
+    "BareEmbeddingList",
+    "BareEmbeddingModel",
     "BareImageGenerationModel",
     "BareImageList",
     "BareLanguageList",
@@ -112,6 +114,20 @@ class BareVideoGenerationModel(_Base, frozen=True, kw_only=True):
     aliases: tuple[str, ...]
 
 
+class BareEmbeddingModel(_Base, frozen=True, kw_only=True):
+    id: str
+    fingerprint: str | None = None
+    created: int
+    object: str = "model"
+    owned_by: str
+    version: str
+    input_modalities: tuple[str, ...]
+    output_modalities: tuple[str, ...] = ()
+    prompt_text_token_price: int
+    prompt_image_token_price: int
+    aliases: tuple[str, ...]
+
+
 class BareLanguageList(_Base, frozen=True):
     models: list[BareLanguageModel]
 
@@ -126,3 +142,7 @@ class BareImageList(_Base, frozen=True):
 
 class BareVideoList(_Base, frozen=True):
     models: list[BareVideoGenerationModel]
+
+
+class BareEmbeddingList(_Base, frozen=True):
+    models: list[BareEmbeddingModel]

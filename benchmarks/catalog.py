@@ -143,27 +143,49 @@ def _video_models() -> list[dict[str, Any]]:
     ]
 
 
+def _embedding_models() -> list[dict[str, Any]]:
+    # Schema ``EmbeddingModel`` of xAI's OpenAPI file: a small family, like the live one.
+    return [
+        {
+            "id": f"grok-bench-embed-{i}",
+            "fingerprint": f"fp_e5b1d0c7{i}a",
+            "created": _BASE_CREATED + i,
+            "object": "model",
+            "owned_by": "xai",
+            "version": "1.0",
+            "input_modalities": ["text", "image"] if i else ["text"],
+            "output_modalities": ["embedding"],
+            "prompt_text_token_price": 100,
+            "prompt_image_token_price": 100 if i else 0,
+            "aliases": [f"grok-bench-embed-{i}-latest"],
+        }
+        for i in range(2)
+    ]
+
+
 def _dumps(obj: Any) -> bytes:
     # Compact separators: what a production JSON API sends.
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def build_catalog(n_language_models: int = 2000, seed: int = 20240601) -> Catalog:
-    """Build and encode every body of the eight endpoints for ``n_language_models`` models.
+    """Build and encode every body of the ten endpoints for ``n_language_models`` models.
 
     ``/v1/models`` deliberately lists exactly the language models (in their ``/v1/models``
-    shape), not the few image and video models: openai-python can only reach that endpoint,
-    and its list row must decode the same number of objects as everyone else's.
+    shape), not the few image, video and embedding models: openai-python can only reach that
+    endpoint, and its list row must decode the same number of objects as everyone else's.
     """
     rng = random.Random(seed)
     language = [_language_model(rng, i) for i in range(n_language_models)]
     images = _image_models()
     videos = _video_models()
+    embeddings = _embedding_models()
     bodies: dict[str, bytes] = {
         "/v1/models": _dumps({"data": [_model_view(m) for m in language], "object": "list"}),
         "/v1/language-models": _dumps({"models": language}),
         "/v1/image-generation-models": _dumps({"models": images}),
         "/v1/video-generation-models": _dumps({"models": videos}),
+        "/v1/embedding-models": _dumps({"models": embeddings}),
     }
     for m in language:
         bodies[f"/v1/language-models/{m['id']}"] = _dumps(m)
@@ -173,5 +195,8 @@ def build_catalog(n_language_models: int = 2000, seed: int = 20240601) -> Catalo
         bodies[f"/v1/models/{m['id']}"] = _dumps(_model_view(m))
     for m in videos:
         bodies[f"/v1/video-generation-models/{m['id']}"] = _dumps(m)
+        bodies[f"/v1/models/{m['id']}"] = _dumps(_model_view(m))
+    for m in embeddings:
+        bodies[f"/v1/embedding-models/{m['id']}"] = _dumps(m)
         bodies[f"/v1/models/{m['id']}"] = _dumps(_model_view(m))
     return Catalog(language_model_ids=tuple(m["id"] for m in language), bodies=bodies)

@@ -178,6 +178,7 @@ class _BareClient:
         self._models = decoder(t.BareModelList)
         self._images = decoder(t.BareImageList)
         self._videos = decoder(t.BareVideoList)
+        self._embeddings = decoder(t.BareEmbeddingList)
 
     async def _fetch(self, path: str) -> bytes:
         async with self._session.get(self._base + path) as response:
@@ -196,18 +197,21 @@ class _BareClient:
         return self._languages.decode(await self._fetch("/v1/language-models")).models  # type: ignore[no-any-return]
 
     async def catalog(self) -> object:
-        # What a catalog read costs without a cache: the four list calls, concurrently.
-        models, languages, images, videos = await asyncio.gather(
+        # What a catalog read costs without a cache: the same five list calls as the
+        # library's catalog(), concurrently.
+        models, languages, images, videos, embeddings = await asyncio.gather(
             self._fetch("/v1/models"),
             self._fetch("/v1/language-models"),
             self._fetch("/v1/image-generation-models"),
             self._fetch("/v1/video-generation-models"),
+            self._fetch("/v1/embedding-models"),
         )
         return (
             self._models.decode(models).data,
             self._languages.decode(languages).models,
             self._images.decode(images).models,
             self._videos.decode(videos).models,
+            self._embeddings.decode(embeddings).models,
         )
 
     async def aclose(self) -> None:

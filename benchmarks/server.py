@@ -1,4 +1,4 @@
-"""The fixed side of every benchmark: a minimal HTTP/1.1 server for the eight endpoints.
+"""The fixed side of every benchmark: a minimal HTTP/1.1 server for the ten endpoints.
 
 Run as its own process (``python -m benchmarks.server --models 2000``) so that the client
 under test has a core to itself and the server's CPU never counts against it. It binds
