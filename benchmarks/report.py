@@ -127,12 +127,16 @@ def _markdown(result: RunResult, machine: dict[str, Any], chart_note: str, smoke
         f"Sizes: catalog {sizes.models} language models; (1) {sizes.fan_out} gets at "
         f"concurrency {sizes.concurrency}; (2) list x {sizes.list_repeats}; (3) "
         f"{sizes.sequential} gets; (4) median time of one decode ({sizes.decode_repeats} "
-        f"per sample); (7) {sizes.catalog_reads} catalog reads, first one uncached.",
+        f"per sample); (7) {sizes.catalog_reads} catalog reads, first one uncached; (8) "
+        f"time of one catalog read, mean of {sizes.redis_reads} per sample, **ratio to (a)'s "
+        "fresh fetch** (no cache) of the same run, not to (b).",
         "",
         "| Workload | Client | Median | Ratio to (b) | Min – max | Server CPU | Notes |",
         "|---|---|---:|---:|---|---:|---|",
     ]
     for workload in WORKLOADS:
+        if workload.key == "catalog-redis" and result.redis is not None:
+            lines += _redis_rows(result)
         row = result.cells.get(workload.key)
         if row is None:
             continue
@@ -204,6 +208,46 @@ def _markdown(result: RunResult, machine: dict[str, Any], chart_note: str, smoke
     if unavailable:
         lines += ["", "Some clients could not run here; their rows say why."]
     return "\n".join(lines) + "\n"
+
+
+_REDIS_NOTES = {
+    "fresh": "1.00x reference: 5 list fetches + JSON decode per read",
+    "memory": "cache_ttl=60, warm; no request",
+    "redis": "cache_ttl=60, RedisCache, warm: GET + msgpack decode per list; no request",
+    "memory-stale": "stale_while_revalidate: timed read returns the stale catalog while "
+    "one refresh per list runs",
+    "redis-stale": "as memory-stale, entries in Redis",
+}
+
+
+def _redis_rows(result: RunResult) -> list[str]:
+    """The catalog-redis rows: one per cache variant of (a), ratios to its fresh fetch."""
+    from benchmarks.redis_read import BASELINE, VARIANTS
+
+    cells = result.redis or {}
+    baseline = cells.get(BASELINE)
+    reasons = {cell.unavailable for cell in cells.values()}
+    if len(reasons) == 1 and None not in reasons:
+        # Skipped as a whole (no redis-server, no redis-py): one clear line, not five.
+        return [f"| catalog-redis | (a) every variant | — | — | — | — | {reasons.pop()} |"]
+    lines: list[str] = []
+    for variant, label in VARIANTS.items():
+        cell = cells[variant]
+        if cell.unavailable or cell.median is None:
+            reason = cell.unavailable or "no samples"
+            lines.append(f"| catalog-redis | {label} | — | — | — | — | {reason} |")
+            continue
+        ratio = _ratio(cell, baseline)
+        spread = f"{_format('', min(cell.samples))} – {_format('', max(cell.samples))}"
+        notes = [_REDIS_NOTES[variant]]
+        if variant == "redis" and "redis-entry" in result.redis_facts:
+            notes.append(f"language-model list entry {result.redis_facts['redis-entry']:,} B")
+        lines.append(
+            f"| catalog-redis | {label} | {_format('', cell.median)} | "
+            f"{'—' if ratio is None else f'{ratio:.2f}x of fresh'} | {spread} | — | "
+            f"{'; '.join(notes)} |"
+        )
+    return lines
 
 
 def _chart(result: RunResult, path: Path, smoke: bool) -> str:
@@ -296,6 +340,22 @@ def write_reports(result: RunResult, out: Path, *, smoke: bool) -> list[Path]:
                 for key, cell in row.items()
             }
             for workload, row in result.cells.items()
+        },
+        "catalog_redis": None
+        if result.redis is None
+        else {
+            "unit": "seconds per catalog read",
+            "ratio_to": "fresh",
+            "facts_bytes": result.redis_facts,
+            "variants": {
+                variant: {
+                    "samples": cell.samples,
+                    "median": cell.median,
+                    "ratio_to_fresh": _ratio(cell, result.redis.get("fresh")),
+                    "unavailable": cell.unavailable,
+                }
+                for variant, cell in result.redis.items()
+            },
         },
     }
     json_path = out / "results.json"

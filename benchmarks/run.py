@@ -29,6 +29,8 @@ from benchmarks.clients import (
     make_client,
     make_decoder,
 )
+from benchmarks.redis_read import VARIANTS as REDIS_VARIANTS
+from benchmarks.redis_read import RedisBench, unavailable_reason
 
 __all__ = ["Sizes", "main"]
 
@@ -62,7 +64,11 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("memory-rss", "(5) memory: peak RSS rise during (1)", "MiB", "abcd"),
     Workload("import", "(6) import time, fresh interpreter", "ms", "abcd"),
     Workload("catalog-cached", "(7) catalog reads x K (a: cache_ttl=60)", "s", "ab"),
+    # Rows per cache variant of (a), as ratios to (a)'s uncached fetch: redis_read.py.
+    Workload("catalog-redis", "(8) catalog read: RedisCache vs memory vs fresh", "ms", "a"),
 )
+#: Workloads whose rows are not one per client (they have their own cells in RunResult).
+OWN_ROWS = frozenset({"catalog-redis"})
 
 TARGETS: dict[str, float] = {
     "fan-out": 1.10,
@@ -82,6 +88,7 @@ class Sizes:
     sequential: int
     decode_repeats: int
     catalog_reads: int
+    redis_reads: int
     rounds: int
     warmup_rounds: int
     memory_rounds: int
@@ -95,6 +102,7 @@ FULL = Sizes(
     sequential=500,
     decode_repeats=20,
     catalog_reads=50,
+    redis_reads=20,
     # 11, not 7: sequential gets on two cores moved by +-3% between 7-round runs.
     rounds=11,
     warmup_rounds=1,
@@ -110,6 +118,7 @@ SMOKE = Sizes(
     sequential=10,
     decode_repeats=2,
     catalog_reads=3,
+    redis_reads=2,
     rounds=1,
     warmup_rounds=0,
     memory_rounds=1,
@@ -300,6 +309,9 @@ class RunResult:
     body_bytes: dict[str, int]
     server_impl: str
     wall_seconds: float = 0.0
+    # catalog-redis: variant -> cell (None: not selected), and sizes it observed.
+    redis: dict[str, Cell] | None = None
+    redis_facts: dict[str, int] = field(default_factory=dict)
 
 
 def _selected_clients(cli: str | None) -> list[str]:
@@ -351,10 +363,12 @@ async def _run_all(
     for key, reason in status.items():
         if reason:
             _log(f"{CLIENTS[key].label} unavailable: {reason}")
-    cells: dict[str, dict[str, Cell]] = {w.key: {} for w in WORKLOADS if w.key in workloads}
+    cells: dict[str, dict[str, Cell]] = {
+        w.key: {} for w in WORKLOADS if w.key in workloads and w.key not in OWN_ROWS
+    }
     decode_paths: dict[str, str] = {}
     for workload in WORKLOADS:
-        if workload.key not in workloads:
+        if workload.key not in cells:
             continue
         for key in keys:
             cell = cells[workload.key][key] = Cell()
@@ -423,21 +437,47 @@ async def _run_all(
 
         return imports
 
-    for index, record in _rounds(sizes):
-        total = sizes.warmup_rounds + sizes.rounds
-        _log(f"round {index + 1}/{total}{'' if record else ' (warm-up, discarded)'}")
-        for workload in WORKLOADS:
-            row = cells.get(workload.key)
-            if row is None:
-                continue
-            # Interleaved: every client takes its turn at this workload before the next.
-            for key in keys:
-                cell = row[key]
-                if cell.unavailable:
+    redis_cells: dict[str, Cell] | None = None
+    redis_bench: RedisBench | None = None
+    if "catalog-redis" in workloads:
+        redis_cells = {variant: Cell() for variant in REDIS_VARIANTS}
+        reason = (
+            "not selected: needs client (a)" if "a" not in keys
+            else f"unavailable: {status['a']}" if status["a"]
+            else unavailable_reason()
+        )
+        if reason is None:
+            redis_bench = RedisBench(server.url, sizes.models, sizes.redis_reads)
+            try:
+                await asyncio.to_thread(redis_bench.start)
+            except (OSError, RuntimeError) as exc:
+                reason, redis_bench = f"skipped: redis-server did not start: {exc}", None
+        if reason is not None:
+            _log(f"catalog-redis {reason}")
+            for cell in redis_cells.values():
+                cell.unavailable = reason
+
+    try:
+        for index, record in _rounds(sizes):
+            total = sizes.warmup_rounds + sizes.rounds
+            _log(f"round {index + 1}/{total}{'' if record else ' (warm-up, discarded)'}")
+            for workload in WORKLOADS:
+                row = cells.get(workload.key)
+                if row is None:
                     continue
-                work = step(workload.key, key, cell, index, record)
-                if work is not None:
-                    await attempt(cell, f"{workload.key} {CLIENTS[key].label}", work)
+                # Interleaved: every client takes its turn at this workload before the next.
+                for key in keys:
+                    cell = row[key]
+                    if cell.unavailable:
+                        continue
+                    work = step(workload.key, key, cell, index, record)
+                    if work is not None:
+                        await attempt(cell, f"{workload.key} {CLIENTS[key].label}", work)
+            if redis_bench is not None and redis_cells is not None:
+                _record_redis_round(await redis_bench.round(), redis_cells, record)
+    finally:
+        if redis_bench is not None:
+            await asyncio.to_thread(redis_bench.stop)
     return RunResult(
         sizes=sizes,
         clients=status,
@@ -459,7 +499,25 @@ async def _run_all(
             ),
         },
         server_impl=server.impl,
+        redis=redis_cells,
+        redis_facts=dict(redis_bench.facts) if redis_bench is not None else {},
     )
+
+
+def _record_redis_round(
+    results: dict[str, float | str], cells: dict[str, Cell], record: bool
+) -> None:
+    for variant, value in results.items():
+        cell = cells[variant]
+        if cell.unavailable:
+            continue
+        if isinstance(value, str):
+            # As for the other workloads: a failed variant shows why, never a partial median.
+            cell.unavailable = value
+            cell.samples.clear()
+            _log(f"  catalog-redis {variant} {value}")
+        elif record:
+            cell.samples.append(value)
 
 
 def main(argv: list[str] | None = None) -> int:
