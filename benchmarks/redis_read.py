@@ -170,13 +170,17 @@ class RedisBench:
         cache: Any = None
         if variant != "fresh":
             kwargs["cache_ttl"] = TTL
+        clock = (lambda: time.time() + offset[0]) if variant.endswith("stale") else None
         if variant.startswith("redis"):
-            cache = xm.RedisCache(self.url, prefix=f"xai-bench:{uuid.uuid4().hex[:12]}:",
-                                  timeout=_REDIS_TIMEOUT)
+            cache = _signalling(xm.RedisCache)(
+                self.url, prefix=f"xai-bench:{uuid.uuid4().hex[:12]}:", timeout=_REDIS_TIMEOUT)
+        elif variant == "memory-stale":
+            cache = _signalling(xm.MemoryCache)(clock=clock)
+        if cache is not None:
             kwargs["cache"] = cache
-        if variant.endswith("stale"):
+        if clock is not None:
             kwargs["stale_while_revalidate"] = SWR
-            kwargs["clock"] = lambda: time.time() + offset[0]
+            kwargs["clock"] = clock
         client = xm.AsyncClient(
             api_key="bench", base_url=self._base_url, max_connections=CONCURRENCY_LIMIT,
             retry=xm.RetryPolicy.none(), trace_configs=[counter.trace], **kwargs,
@@ -186,11 +190,11 @@ class RedisBench:
                 # The fill (or, uncached, the first connections): untimed.
                 self._check(await client.catalog())
                 lists = counter.requests
-                if cache is not None and "redis-entry" not in self.facts:
+                if variant.startswith("redis") and "redis-entry" not in self.facts:
                     self.facts.update(await _entry_sizes(self.url, cache.prefix))
                 self._check(await client.catalog())  # warm: decoders built, pool open
                 if variant.endswith("stale"):
-                    return await self._stale_reads(client, counter, offset, lists)
+                    return await self._stale_reads(client, cache, counter, offset, lists)
                 before = counter.requests
                 gc.collect()
                 started = time.perf_counter()
@@ -206,15 +210,17 @@ class RedisBench:
         finally:
             if cache is not None:
                 await cache.clear()
-                await cache.close()
+                if variant.startswith("redis"):
+                    await cache.close()
 
     async def _stale_reads(
-        self, client: Any, counter: _Counter, offset: list[float], lists: int
+        self, client: Any, cache: Any, counter: _Counter, offset: list[float], lists: int
     ) -> float:
         total = 0.0
         for _ in range(self._reads):
             offset[0] += TTL + 1.0  # every entry is now stale, well within the SWR window
             before = counter.requests
+            stored = cache.stored
             gc.collect()
             started = time.perf_counter()
             catalog = await client.catalog()
@@ -222,7 +228,8 @@ class RedisBench:
             self._check(catalog)
             for _ in range(_EXTRA_STALE_READS):
                 self._check(await client.catalog())
-            await _refreshes_done(client)
+            # Each refresh stores its list once; wait for all of them to land.
+            await asyncio.wait_for(cache.stored_at_least(stored + lists), _REDIS_TIMEOUT * 2)
             sent = counter.requests - before
             if sent != lists:
                 raise RuntimeError(f"stale reads sent {sent} HTTP requests, expected one "
@@ -237,18 +244,28 @@ class RedisBench:
                                f"errors {sorted(catalog.errors)}")
 
 
-async def _refreshes_done(client: Any) -> None:
-    """Wait for the client's background refreshes. Not public API: the tasks its
-    ``close()`` awaits; if the library moves them, the variant fails and says so."""
+class _StoreSignal:
+    """Mixed into a cache class (public subclassing, no private attribute): counts the
+    entries stored with ``set`` (one per list fetched; per-model entries go through
+    ``set_many``), so a stale read can wait for the refreshes it started to land."""
 
-    def tasks() -> list[asyncio.Task[None]]:
-        try:
-            return list(client._pipeline._cache._refreshes.values())
-        except AttributeError as exc:
-            raise RuntimeError("cannot see the client's background refreshes") from exc
+    stored = 0
+    _landed: asyncio.Event | None = None
 
-    while pending := tasks():
-        await asyncio.wait(pending)
+    async def set(self, key: str, entry: Any, ttl: float) -> None:
+        await super().set(key, entry, ttl)  # type: ignore[misc]
+        self.stored += 1
+        if self._landed is not None:
+            self._landed.set()
+
+    async def stored_at_least(self, count: int) -> None:
+        while self.stored < count:
+            self._landed = asyncio.Event()
+            await self._landed.wait()
+
+
+def _signalling(base: type) -> type:
+    return type(f"Signalling{base.__name__}", (_StoreSignal, base), {})
 
 
 async def _entry_sizes(url: str, prefix: str) -> dict[str, int]:
