@@ -276,8 +276,10 @@ class Pipeline:
                     policy, error, attempt=attempt, elapsed=self._clock() - started,
                     rand=self._random(),
                 )
-                if self.closed and (decision.delay is not None
-                                    or isinstance(error, APIConnectionError)):
+                # close() cuts only our own session: on an application's, calls carry on
+                # and end with their real error (a timeout stays an APITimeoutError).
+                if self.closed and self._owns_session and (
+                        decision.delay is not None or isinstance(error, APIConnectionError)):
                     # Most likely the close itself cut the connection: say so.
                     raise ClientClosedError(
                         "this AsyncClient was closed while the call was running"
