@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 
@@ -201,6 +202,40 @@ async def test_stale_while_revalidate_answers_at_once_and_refreshes_once(
         assert fresh[0].prompt_text_token_price == 12345
         assert server.count("/v1/language-models") == 2  # one refresh for all 20 reads
     assert leftover_tasks() == set()
+
+
+async def test_a_stale_catalog_goes_out_before_its_refreshes_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The refreshes wait for the work already queued in the loop, so the stale answer's
+    caller pays for none of their requests (the benchmark's catalog-redis rows measure
+    the time); closing at once cancels them without an error from their timers."""
+    started: list[str] = []
+
+    async def on_start(_: object, __: object, params: aiohttp.TraceRequestStartParams) -> None:
+        started.append(params.url.path)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    clock = Clock()
+    async with FakeXAIServer() as server:
+        client = xm.AsyncClient("k", base_url=server.url, cache_ttl=10,
+                                stale_while_revalidate=300, clock=clock,
+                                trace_configs=[trace])
+        await client.catalog()
+        assert sorted(started) == sorted(LISTS)
+        clock.now += 11
+        started.clear()
+        assert not (await client.catalog()).is_stale  # stale for freshness, not an error
+        assert started == []  # answered; no refresh has sent its request yet
+        await until(lambda: len(started) == len(LISTS))
+        clock.now += 11
+        started.clear()
+        await client.catalog()
+        await client.close()
+        assert started == []  # the refreshes were cancelled before they began
+    assert leftover_tasks() == set()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_close_cancels_a_background_refresh(redis_cache: xm.RedisCache) -> None:
