@@ -92,8 +92,16 @@ def _format(workload: str, value: float) -> str:
 
 
 def _ratio(cell: Cell, baseline: Cell | None) -> float | None:
+    """The median of the per-round ratios (each round's sample over the baseline's sample
+    from the same round), or the ratio of the medians when the rounds do not pair up.
+    On a shared VM a round's samples swing by up to 4x; the two clients of one round
+    see the same machine, so their ratio is steady where the ratio of medians jumped
+    (list: 1.00x and 1.37x in two runs of the same code, 1.01x both paired)."""
     if baseline is None or cell.median is None or not baseline.median:
         return None
+    if len(cell.samples) == len(baseline.samples) and all(baseline.samples):
+        return statistics.median(
+            [a / b for a, b in zip(cell.samples, baseline.samples, strict=True)])
     return cell.median / baseline.median
 
 
@@ -118,11 +126,11 @@ def _markdown(result: RunResult, machine: dict[str, Any], chart_note: str, smoke
         + (" (SMOKE RUN: tiny sizes, not a result)" if smoke else ""),
         "",
         f"Medians of {sizes.rounds} measured round(s) after {sizes.warmup_rounds} warm-up "
-        f"round(s), clients interleaved a b c d in every round; memory probes: "
-        f"{min(sizes.memory_rounds, sizes.rounds)} round(s), each a fresh interpreter. "
-        "**Ratio to (b)** is this client's median divided by the baseline's median from the "
-        "same run: below 1.00 is faster/smaller than bare aiohttp + msgspec, above is slower/"
-        "larger. See `benchmarks/README.md`.",
+        f"round(s), clients interleaved in every round (a b c d, b c d a, ...); memory "
+        f"probes: {min(sizes.memory_rounds, sizes.rounds)} round(s), each a fresh "
+        "interpreter. **Ratio to (b)** is the median over rounds of this client's sample "
+        "divided by the baseline's sample from the same round: below 1.00 is faster/smaller "
+        "than bare aiohttp + msgspec, above is slower/larger. See `benchmarks/README.md`.",
         "",
         f"Sizes: catalog {sizes.models} language models; (1) {sizes.fan_out} gets at "
         f"concurrency {sizes.concurrency}; (2) list x {sizes.list_repeats}; (3) "
