@@ -1,10 +1,10 @@
 """A seeded cancellation fuzzer of the request core (issue 10, item 5).
 
 Each schedule is a handful of identical and distinct calls (``language_models.get(id)``,
-``.list()``) on a fresh client against a 127.0.0.1 server with random delays and faults,
-some cancelled after a random number of loop passes or a random real delay, some under
-their own ``asyncio.timeout``, some in a ``TaskGroup`` that a sibling aborts or whose
-parent is cancelled, with random attempt timeouts, retries and caching. After each:
+``.list()``, ``.get_many(ids)``) on a fresh client against a 127.0.0.1 server with random
+delays and faults, some cancelled after a random number of loop passes or a random real
+delay, some under their own ``asyncio.timeout``, some in a ``TaskGroup`` that a sibling
+aborts or whose parent is cancelled, with random attempt timeouts, retries and caching. After each:
 
 * every caller that nothing cancelled got the object it asked for, or a typed
   ``xm.XAIError`` (its own ``asyncio.timeout`` may also end it);
@@ -61,15 +61,20 @@ def sabotage() -> None:
 class Caller:
     """One call of a schedule, and what happened to it."""
 
-    model_id: str | None  # None: list()
+    model_id: str | tuple[str, ...] | None  # None: list(); a tuple: get_many()
     timeout: float | None  # its own asyncio.timeout (asyncio.wait_for on 3.10)
     may_be_cancelled: bool = False  # the schedule cancelled it (or its group)
     outcome: tuple[str, Any] = ("not started", None)
 
     async def run(self, client: xm.AsyncClient) -> None:
-        call: Coroutine[Any, Any, Any] = (
-            client.language_models.list() if self.model_id is None
-            else client.language_models.get(self.model_id))
+        call: Coroutine[Any, Any, Any]
+        if self.model_id is None:
+            call = client.language_models.list()
+        elif isinstance(self.model_id, tuple):  # a batch: workers, call tasks, slots
+            call = client.language_models.get_many(list(self.model_id), concurrency=2,
+                                                   return_exceptions=True)
+        else:
+            call = client.language_models.get(self.model_id)
         try:
             if self.timeout is None:
                 result = await call
@@ -97,6 +102,11 @@ class Caller:
             if self.model_id is None:
                 got = [model.id for model in value]
                 return None if got == CATALOG_IDS else f"list() returned {got}"
+            if isinstance(self.model_id, tuple):
+                wrong = [(asked, item) for asked, item in zip(self.model_id, value, strict=True)
+                         if not isinstance(item, xm.XAIError)
+                         and (getattr(item, "id", None) != asked or asked == "no-such-model")]
+                return f"get_many() returned {wrong}" if wrong else None
             ok = getattr(value, "id", None) == self.model_id != "no-such-model"
             return None if ok else f"get({self.model_id!r}) returned {value!r}"
         if kind == "error":
@@ -117,8 +127,11 @@ class Schedule:
 
     def caller(self) -> Caller:
         rng = self.rng
+        draw = rng.random()
         caller = Caller(
-            model_id=None if rng.random() < 0.2 else rng.choice(IDS),
+            model_id=(None if draw < 0.2
+                      else tuple(rng.choice(IDS) for _ in range(rng.randrange(2, 6)))
+                      if draw < 0.35 else rng.choice(IDS)),
             timeout=rng.choice([None, None, None, rng.uniform(0.001, 0.06)]),
         )
         self.callers.append(caller)
