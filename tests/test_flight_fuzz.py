@@ -39,6 +39,7 @@ from typing import Any
 import pytest
 
 import xai_models_async as xm
+from tests.test_integration import leftover_tasks
 from xai_models_async.testing import FakeXAIServer, Fault
 
 SCHEDULES = int(os.environ.get("XAI_FUZZ_SCHEDULES", "200"))
@@ -196,16 +197,6 @@ class Schedule:
                 raise AssertionError(f"a caller's task failed: {task.exception()!r}")
 
 
-def client_tasks() -> set[asyncio.Task[Any]]:
-    """Tasks other than the current one and the fake server's handlers."""
-    def is_server(task: asyncio.Task[Any]) -> bool:
-        code = getattr(task.get_coro(), "cr_code", None)
-        filename = code.co_filename if code is not None else ""
-        return "aiohttp/web" in filename or "testing/_server" in filename
-    return {t for t in asyncio.all_tasks()
-            if t is not asyncio.current_task() and not is_server(t)}
-
-
 async def settle(condition: Callable[[], bool], seconds: float = 2.0) -> bool:
     loop = asyncio.get_running_loop()
     end = loop.time() + seconds
@@ -248,7 +239,7 @@ async def fuzz(kind: str, schedules: int, seed: int) -> None:
             assert not wrong, f"{where}: {wrong}"
             await client.close()
             server.clear_faults()
-            assert await settle(lambda: not client_tasks()), f"{where}: {client_tasks()}"
+            assert await settle(lambda: not leftover_tasks()), f"{where}: {leftover_tasks()}"
             assert await settle(lambda: server.open_connections == 0), (
                 f"{where}: {server.open_connections} connections left open")
     gc.collect()
