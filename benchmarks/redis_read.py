@@ -29,8 +29,6 @@ import asyncio
 import gc
 import os
 import shutil
-import socket
-import subprocess
 import time
 import uuid
 from typing import Any
@@ -78,22 +76,6 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 class _Counter:
     """Counts the client's HTTP requests (an aiohttp ``TraceConfig``, public API)."""
 
@@ -115,39 +97,24 @@ class RedisBench:
         self._base_url = base_url
         self._models = models
         self._reads = reads
-        self._process: subprocess.Popen[bytes] | None = None
+        self._server: Any = None  # tests.redis_process.RedisServer, once started
         self.url = ""
         #: Facts for the report, e.g. the stored size of the language-model list entry.
         self.facts: dict[str, int] = {}
 
     def start(self) -> None:
+        from tests.redis_process import RedisServer  # the one the tests start, too
+
         executable = _redis_server()
         if executable is None:
             raise RuntimeError("redis-server not found")
-        port = _free_port()
-        self._process = subprocess.Popen(
-            [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not _ping(port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server did not answer PING on port {port}")
-            time.sleep(0.01)
-        self.url = f"redis://127.0.0.1:{port}/0"
+        self._server = RedisServer(executable=executable)
+        self._server.start()
+        self.url = self._server.url
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if self._server is not None:
+            self._server.stop()
 
     async def round(self) -> dict[str, float | str]:
         """One sample per variant (seconds per read), or why that variant failed."""
